@@ -32,3 +32,16 @@ def encode_command(cmd: Any) -> bytes:
 
 def decode_command(body: bytes) -> Any:
     return CONTROL.from_list(unpack(body))
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class SetLoad:
+    """Make the node send ``msgs_per_s`` small ``Chatter`` messages to its peers.
+
+    A real traffic generator for the telemetry benchmark and for demos of a
+    busy network: every such message is a real frame on a real link.
+    0 stops it.
+    """
+
+    msgs_per_s: int

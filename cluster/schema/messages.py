@@ -54,6 +54,17 @@ class HeartbeatAck:
         return "HeartbeatAck"
 
 
+@wire
+@dataclass(frozen=True, slots=True)
+class Chatter:
+    """Background traffic from ``SetLoad``: carries nothing but its own size."""
+
+    payload: bytes
+
+    def text(self) -> str:
+        return f"Chatter {len(self.payload)} B"
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     src: str
