@@ -55,7 +55,8 @@ class ClusterConfig:
             raise ConfigError(f"tick_ms must be between 1 and 1000, got {self.tick_ms}")
         if not 10 <= self.heartbeat_interval_ms <= 60_000:
             raise ConfigError(
-                f"heartbeat_interval_ms must be between 10 and 60000, got {self.heartbeat_interval_ms}"
+                "heartbeat_interval_ms must be between 10 and 60000, "
+                f"got {self.heartbeat_interval_ms}"
             )
         if not 1 <= self.telemetry_flush_ms <= 1000:
             raise ConfigError(

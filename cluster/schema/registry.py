@@ -115,7 +115,9 @@ class Registry:
             )
         for value, accepted in zip(raw[1:], checks, strict=True):
             if accepted is not None and not isinstance(value, accepted):
-                raise DecodeError(f"{self.name}: {raw[0]} has a field of type {type(value).__name__}")
+                raise DecodeError(
+                    f"{self.name}: {raw[0]} has a field of type {type(value).__name__}"
+                )
         return cls(*raw[1:])
 
     def decorator(self) -> Callable[[type[T]], type[T]]:

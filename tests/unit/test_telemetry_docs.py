@@ -27,7 +27,9 @@ def test_every_event_and_command_is_documented_with_its_fields() -> None:
         for tag in registry.tags():
             assert tag in rows, f"{tag} is missing from docs/telemetry.md"
             fields = [f.name for f in dataclasses.fields(registry.cls(tag))]
-            assert rows[tag] == fields, f"docs/telemetry.md lists {rows[tag]} for {tag}, code has {fields}"
+            assert rows[tag] == fields, (
+                f"docs/telemetry.md lists {rows[tag]} for {tag}, the code has {fields}"
+            )
 
 
 def test_no_documented_event_is_gone_from_the_code() -> None:

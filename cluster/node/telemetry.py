@@ -1,0 +1,144 @@
+"""The node's telemetry stream to the backend hub, and the commands it carries back.
+
+The cluster's own work always comes first (DESIGN.md, Telemetry): ``emit``
+only appends to a bounded buffer and never waits. A flusher sends the buffer
+every ``telemetry_flush_ms`` as one frame. When the buffer is full, the hub is
+absent, or the hub's socket has too many unsent bytes, events are dropped and
+a lifetime drop count grows; every batch carries that count, so the dashboard
+can say how much it did not see.
+
+The same connection is two-way: the hub sends control commands
+(cluster/schema/control.py) back on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from cluster.node.backoff import Backoff
+from cluster.node.framing import read_frame
+from cluster.schema.codec import FrameError, encode_frame
+from cluster.schema.control import decode_command
+from cluster.schema.registry import DecodeError
+from cluster.schema.telemetry import encode_batch
+
+log = logging.getLogger(__name__)
+
+# About a second of events from a node under heavy SetLoad traffic; the hub
+# either keeps up with that or the events are stale anyway.
+MAX_BUFFERED_EVENTS = 20_000
+# Unsent bytes on the hub's socket above which new batches are dropped instead
+# of written: a slow hub must not grow the node's memory.
+MAX_HUB_WRITE_BUFFER_BYTES = 4 * 1024 * 1024
+# Events per frame: keeps a frame far below the frame limit and one encode short.
+MAX_EVENTS_PER_BATCH = 5_000
+# Commands are a few dozen bytes; a bigger frame from the hub is refused unread.
+MAX_COMMAND_FRAME_BYTES = 64 * 1024
+CONNECT_TIMEOUT_S = 2.0
+# The hub may start after the nodes, or restart; retries never stop.
+RECONNECT_INITIAL_MS = 100.0
+RECONNECT_MAX_MS = 2000.0
+
+
+class Telemetry:
+    def __init__(
+        self,
+        node_id: str,
+        hub_host: str,
+        hub_port: int,
+        secret: bytes,
+        flush_ms: int,
+        node_up: Callable[[], Any],
+        on_command: Callable[[Any], None],
+        on_bad_frame: Callable[[str, str], None],
+        rng: random.Random,
+    ) -> None:
+        self._node_id = node_id
+        self._hub_host = hub_host
+        self._hub_port = hub_port
+        self._secret = secret
+        self._flush_s = flush_ms / 1000.0
+        self._node_up = node_up
+        self._on_command = on_command
+        self._on_bad_frame = on_bad_frame
+        self._backoff = Backoff(rng, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS)
+        self._buffer: deque[Any] = deque()
+        self.dropped_total = 0
+        self.connected = False
+
+    def emit(self, event: Any) -> None:
+        """Queue an event for the hub; never blocks, drops when the buffer is full."""
+        if len(self._buffer) >= MAX_BUFFERED_EVENTS:
+            self.dropped_total += 1
+            return
+        self._buffer.append(event)
+
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    async def run(self) -> None:
+        """Connect to the hub, stream, reconnect: until cancelled."""
+        while True:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(self._hub_host, self._hub_port),
+                    timeout=CONNECT_TIMEOUT_S,
+                )
+            except (OSError, TimeoutError):
+                await asyncio.sleep(self._backoff.next_delay_ms() / 1000.0)
+                continue
+            self._backoff.reset()
+            self.connected = True
+            try:
+                await self._serve(reader, writer)
+            except (OSError, ConnectionError) as exc:
+                log.info("telemetry connection lost: %s", exc)
+            finally:
+                self.connected = False
+                writer.close()
+            await asyncio.sleep(self._backoff.next_delay_ms() / 1000.0)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # The hub learns who we are from the first batch of every connection.
+        self._write_batch(writer, [self._node_up(), *self._take(MAX_EVENTS_PER_BATCH - 1)])
+        commands = asyncio.create_task(self._read_commands(reader))
+        try:
+            while not commands.done():
+                await asyncio.wait({commands}, timeout=self._flush_s)
+                self.flush(writer)
+        finally:
+            commands.cancel()
+
+    def flush(self, writer: asyncio.StreamWriter) -> None:
+        while self._buffer:
+            self._write_batch(writer, self._take(MAX_EVENTS_PER_BATCH))
+
+    def _take(self, count: int) -> list[Any]:
+        count = min(count, len(self._buffer))
+        return [self._buffer.popleft() for _ in range(count)]
+
+    def _write_batch(self, writer: asyncio.StreamWriter, events: list[Any]) -> None:
+        if writer.transport.get_write_buffer_size() > MAX_HUB_WRITE_BUFFER_BYTES:
+            self.dropped_total += len(events)
+            return
+        body = encode_batch(self._node_id, self.dropped_total, events)
+        writer.write(encode_frame(self._secret, body))
+
+    async def _read_commands(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                body = await read_frame(reader, self._secret, MAX_COMMAND_FRAME_BYTES)
+                if body is None:
+                    return
+                self._on_command(decode_command(body))
+        except FrameError as exc:
+            self._on_bad_frame("hub", exc.reason)
+        except DecodeError:
+            self._on_bad_frame("hub", "invalid_value")
+        except (OSError, ConnectionError):
+            pass
