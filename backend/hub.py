@@ -1,0 +1,262 @@
+"""The hub: every node's telemetry in, one batched stream out to browsers.
+
+Nodes send events in batches over TCP (``TelemetryServer``). The hub turns
+each event into the JSON object a browser receives, keeps the cluster view
+(``ClusterView``) and a bounded history, and one background task pushes what
+arrived to every browser over Socket.IO:
+
+* ``events`` every ``FANOUT_INTERVAL_S`` while there is something to send,
+  as ONE emit per interval: at 20,000 events/s one emit per event would cost
+  more than the events themselves;
+* ``stats`` once a second (rates and drop counters);
+* ``view`` when a node's state or a link changed, and at most once a second
+  when only details (RTTs, counters) did.
+
+Watching must never slow the cluster down, and a slow browser must not make
+the hub grow without bound: past ``OUTBOX_EVENTS_LIMIT`` undelivered events,
+the oldest are dropped and counted in ``hub_dropped``, which the page shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from backend.services import ProcessStatus
+from backend.telemetry_server import TelemetryServer
+from backend.view import ClusterView
+from cluster.schema.control import encode_command
+from cluster.schema.telemetry import TELEMETRY, Counters, LinkRtt, LinkUp, MsgReceived, NodeUp
+
+log = logging.getLogger(__name__)
+
+# 40 ms batches: 25 updates a second look continuous to the eye, and each
+# interval adds at most 40 ms to the 250 ms event-to-page latency budget.
+FANOUT_INTERVAL_S = 0.040
+STATS_INTERVAL_S = 1.0
+# Half a second at the 20,000 events/s the dashboard is built for: a browser
+# further behind than that has already lost the 250 ms latency target, so we
+# drop (and count) rather than let the delay grow.
+OUTBOX_EVENTS_LIMIT = 10_000
+# About a second at full rate or many minutes of a quiet cluster: enough for
+# GET /api/events to show what just happened, a few MB of memory at most.
+HISTORY_EVENTS_LIMIT = 20_000
+
+_VIEW_EVENTS = frozenset({NodeUp, LinkUp, LinkRtt, Counters})
+
+
+class Emitter(Protocol):
+    """The part of ``flask_socketio.SocketIO`` the hub uses."""
+
+    def emit(self, event: str, *args: Any, **kwargs: Any) -> None: ...
+    def sleep(self, seconds: float = 0) -> Any: ...
+    def start_background_task(self, target: Callable[..., Any], *args: Any) -> Any: ...
+
+
+class Hub:
+    def __init__(
+        self,
+        secret: bytes,
+        run_id: str = "",
+        time_scale: float = 1.0,
+        host: str = "127.0.0.1",
+        outbox_limit: int = OUTBOX_EVENTS_LIMIT,
+        history_limit: int = HISTORY_EVENTS_LIMIT,
+    ) -> None:
+        self.view = ClusterView(run_id, time_scale)
+        self.server = TelemetryServer(
+            secret, self._on_batch, self._on_disconnect, host=host, on_connect=self._on_connect
+        )
+        self._outbox_limit = outbox_limit
+        self._lock = threading.Lock()
+        self._outbox: list[dict[str, Any]] = []
+        self._history: deque[dict[str, Any]] = deque(maxlen=history_limit)
+        self._hub_dropped = 0
+        self._telemetry_dropped: dict[str, int] = {}
+        self._window_events = 0
+        self._window_msgs = 0
+        self._last_stats: dict[str, Any] = _stats(0, 0, {}, 0)
+        # Commands a node must also get when it (re)connects later, one per
+        # type: a node restarted after "slow motion" was chosen must be slow too.
+        self._sticky: dict[type, Any] = {}
+        # The same, for one node only (its own neighbour set after a topology edit).
+        self._node_sticky: dict[tuple[str, type], Any] = {}
+        # Other parts of the backend that read telemetry (routing tables, traces).
+        self._listeners: list[Callable[[str, list[Any]], None]] = []
+        self._browsers = 0  # open Socket.IO connections
+        self._stopping = threading.Event()
+        self._task: Any = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> int:
+        """Start the telemetry TCP server; return its port for the nodes."""
+        return self.server.start()
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start_fanout(self, socketio: Emitter) -> None:
+        """Start the one background task that pushes to browsers."""
+        if self._task is None:
+            self._task = socketio.start_background_task(self._fanout_loop, socketio)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.server.stop()
+        task, self._task = self._task, None
+        # threading mode: wait for the last tick; an eventlet task ends on its own
+        if isinstance(task, threading.Thread):
+            task.join(timeout=2.0)
+
+    # -- inputs ------------------------------------------------------------
+
+    def on_status(self, status: ProcessStatus) -> None:
+        """Launcher callback: a node's process changed state."""
+        self.view.on_status(status)
+
+    def add_listener(self, listener: Callable[[str, list[Any]], None]) -> None:
+        """Call ``listener(node, events)`` for every batch, on the receiving thread.
+
+        It must be quick and must not raise: it runs before the batch is queued.
+        """
+        self._listeners.append(listener)
+
+    def _on_connect(self, node: str) -> None:
+        with self._lock:
+            sticky = list(self._sticky.values())
+            sticky += [c for (n, _), c in self._node_sticky.items() if n == node]
+        for cmd in sticky:
+            self.server.send(node, encode_command(cmd))
+
+    def _on_batch(self, node: str, dropped_total: int, events: list[Any]) -> None:
+        to_dict = TELEMETRY.to_dict
+        dicts = [to_dict(e) for e in events]
+        msgs = 0
+        for_view = []
+        for e in events:
+            kind = type(e)
+            if kind is MsgReceived:
+                msgs += 1
+            elif kind in _VIEW_EVENTS:
+                for_view.append(e)
+        self.view.on_events(node, for_view)
+        for listener in self._listeners:
+            listener(node, events)
+        with self._lock:
+            self._outbox.extend(dicts)
+            overflow = len(self._outbox) - self._outbox_limit
+            if overflow > 0:
+                del self._outbox[:overflow]
+                self._hub_dropped += overflow
+            self._history.extend(dicts)
+            self._window_events += len(dicts)
+            self._window_msgs += msgs
+            self._telemetry_dropped[node] = dropped_total
+
+    def _on_disconnect(self, node: str) -> None:
+        self.view.on_disconnect(node)
+
+    def browser_connected(self) -> None:
+        with self._lock:
+            self._browsers += 1
+
+    def browser_disconnected(self) -> None:
+        with self._lock:
+            self._browsers = max(0, self._browsers - 1)
+
+    # -- commands to nodes -------------------------------------------------
+
+    def send_command(self, node_id: str, cmd: Any) -> bool:
+        """Send one control command to a node; False if it is not connected."""
+        return self.server.send(node_id, encode_command(cmd))
+
+    def remember_for(self, node_id: str, cmd: Any) -> None:
+        """Replay ``cmd`` to ``node_id`` whenever it connects (one per command type)."""
+        with self._lock:
+            self._node_sticky[(node_id, type(cmd))] = cmd
+
+    def broadcast_command(self, cmd: Any, sticky: bool = True) -> list[str]:
+        """Send a command to every connected node; return the nodes reached.
+
+        ``sticky`` commands are also replayed to nodes that connect later.
+        """
+        if sticky:
+            with self._lock:
+                self._sticky[type(cmd)] = cmd
+        return [n for n in self.server.connected_nodes() if self.send_command(n, cmd)]
+
+    # -- readers -----------------------------------------------------------
+
+    def history(self, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            if limit <= 0:
+                return []
+            return list(self._history)[-limit:]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._last_stats)
+
+    # -- the fan-out task --------------------------------------------------
+
+    def _fanout_loop(self, socketio: Emitter) -> None:
+        window_start_s = time.monotonic()
+        next_stats_s = window_start_s + STATS_INTERVAL_S
+        next_tick_s = window_start_s
+        while not self._stopping.is_set():
+            # a fixed beat, not a fixed pause: a slow tick does not push the next one back
+            next_tick_s += FANOUT_INTERVAL_S
+            now_s = time.monotonic()
+            if next_tick_s < now_s:
+                next_tick_s = now_s  # fell behind: carry on, do not burst to catch up
+            socketio.sleep(next_tick_s - now_s)
+            try:
+                now_s = time.monotonic()
+                due_stats = now_s >= next_stats_s
+                self._fanout_once(socketio, due_stats, now_s - window_start_s)
+                if due_stats:
+                    window_start_s = now_s
+                    next_stats_s = now_s + STATS_INTERVAL_S
+            except Exception:  # a bad tick must not end the dashboard's stream
+                log.exception("hub: fan-out failed")
+
+    def _fanout_once(self, socketio: Emitter, due_stats: bool, window_s: float) -> None:
+        with self._lock:
+            batch, self._outbox = self._outbox, []
+            watched = self._browsers > 0
+        if self.view.take_changes(details_too=due_stats):
+            socketio.emit("view", self.view.to_dict())
+        if batch and watched:  # encoding 800 events for nobody is a waste of a core
+            socketio.emit("events", {"events": batch, "t_ms": time.time() * 1000.0})
+        if due_stats:
+            socketio.emit("stats", self._take_stats(window_s))
+
+    def _take_stats(self, window_s: float) -> dict[str, Any]:
+        with self._lock:
+            events, msgs = self._window_events, self._window_msgs
+            self._window_events = self._window_msgs = 0
+            stats = _stats(
+                msgs / window_s if window_s > 0 else 0.0,
+                events / window_s if window_s > 0 else 0.0,
+                dict(self._telemetry_dropped),
+                self._hub_dropped,
+            )
+            self._last_stats = stats
+            return dict(stats)
+
+
+def _stats(
+    msgs_per_s: float, events_per_s: float, telemetry_dropped: dict[str, int], hub_dropped: int
+) -> dict[str, Any]:
+    return {
+        "msgs_per_s": round(msgs_per_s, 1),
+        "events_per_s": round(events_per_s, 1),
+        "telemetry_dropped": telemetry_dropped,
+        "hub_dropped": hub_dropped,
+    }
