@@ -29,12 +29,11 @@ from cluster.schema.raft import PreVote, PreVoteReply, RequestVote, RequestVoteR
 def tick_election(s: RaftState) -> None:
     """Followers and candidates: count towards the randomized election timeout."""
     s.election_elapsed += 1
-    if s.election_elapsed < s.randomized_timeout:
-        return
-    if s.promotable():
+    if s.election_elapsed >= s.randomized_timeout and s.promotable():
         campaign(s)
-    else:
-        s.reset_election_timer()
+    # A node that may not campaign keeps counting: election_elapsed is then
+    # the time since it last heard from a leader, which the lease check
+    # (in_lease) relies on; resetting it would keep the lease alive forever.
 
 
 def campaign(s: RaftState) -> None:

@@ -13,7 +13,7 @@ simulator (cluster/sim).
 
 from __future__ import annotations
 
-import random
+from random import Random
 from typing import Any
 
 from cluster.core.raft.election import quorum_active, tick_election
@@ -67,7 +67,7 @@ class RaftNode:
         node_id: str,
         peers: list[str],
         storage: PersistentState | None,
-        rng: random.Random,
+        rng: Random,
         config: RaftConfig | None = None,
     ) -> None:
         if not valid_node_id(node_id) or not all(valid_node_id(p) for p in peers):
@@ -280,6 +280,19 @@ class RaftNode:
     def compaction_due(self) -> bool:
         """§7: enough entries applied since the last snapshot; time to call ``compact``."""
         return compaction_due(self._s)
+
+    @property
+    def election_elapsed_ticks(self) -> int:
+        """Ticks since the election timer was last reset (a leader's: its check-quorum timer)."""
+        return self._s.election_elapsed
+
+    @property
+    def election_timeout_ticks(self) -> int:
+        """When the election timer fires: this term's random timeout (a leader: the minimum)."""
+        s = self._s
+        if s.role is Role.LEADER:
+            return s.cfg.election_timeout_min_ticks
+        return s.randomized_timeout
 
     @property
     def counters(self) -> dict[str, int]:

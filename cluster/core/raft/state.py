@@ -11,9 +11,9 @@ its ``raft`` struct. The public API is ``RaftNode`` in node.py.
 
 from __future__ import annotations
 
-import random
 from collections import deque
 from dataclasses import dataclass
+from random import Random
 from typing import Any
 
 from cluster.core.raft.log import RaftLog
@@ -53,7 +53,7 @@ class RaftState:
         self,
         node_id: str,
         voters: tuple[str, ...],
-        rng: random.Random,
+        rng: Random,
         config: RaftConfig,
     ) -> None:
         self.id = node_id
