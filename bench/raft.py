@@ -1,0 +1,334 @@
+"""Raft key-value store: write throughput, latency, failover time, the dashboard's cost.
+
+Everything is measured on the real thing: ``run.py`` with 3 node processes,
+``fsync = "always"``, 100-byte values, keep-alive HTTP/1.1 clients
+(bench/kv_load.py) on the nodes' own client ports.
+
+* ``direct``: 1, 8 and 64 closed-loop clients for ``--duration-s`` each,
+  once all on the leader (``leader``: no forwarding) and once spread
+  round-robin over the three nodes (``spread``: two thirds of the writes are
+  forwarded by a follower as a ``KvForward`` message): writes/s, p50, p99.
+* ``gateway``: the same through the backend's ``PUT /api/kv/<key>`` (when the
+  backend serves it), to show what the extra hop through Flask costs.
+* ``dashboard``: 64 clients on the leader without and then with a headless
+  Chromium page on the dashboard (every write's telemetry flows to it).
+* ``failover``: one client writes continuously through a follower; the
+  leader is killed with SIGKILL; the time from the kill to the first write
+  acknowledged by the new leader (a higher term); median of ``--failover-runs``.
+
+Targets (issue 3): at least 3,000 writes/s with 64 clients on a 2-core
+machine; failover median at most 500 ms with 150–300 ms election timeouts;
+the dashboard costs at most 10 %.
+
+Run alone: ``.venv/bin/python -m bench.raft [--duration-s 10] [--quick]``
+(JSON on stdout, progress on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.browser import chromium, open_dashboard
+from bench.kv_load import run_load
+from bench.machine import machine
+from bench.run_process import RunPy, cpu_seconds, progress
+
+NODES = 3
+VALUE_BYTES = 100
+DEFAULT_CLIENTS = (1, 8, 64)
+DEFAULT_DURATION_S = 10.0
+DEFAULT_FAILOVER_RUNS = 5
+TARGET_WRITES_PER_S = 3000
+TARGET_FAILOVER_MS = 500.0
+TARGET_DASHBOARD_COST = 0.10
+HTTP_TIMEOUT_S = 10.0
+# Time for a restarted node to catch up before the next failover run.
+CATCH_UP_TIMEOUT_S = 30.0
+ELECTION_TIMEOUT_S = 30.0
+# A failover run gives up after this long without a write in the new term.
+FAILOVER_GIVE_UP_S = 20.0
+# The writer's own timeout per request; a node answers 503 after 5 s itself.
+WRITER_TIMEOUT_S = 10.0
+SETTLE_S = 1.0
+
+
+def raft_state(addr: str) -> dict[str, Any] | None:
+    try:
+        response = requests.get(f"http://{addr}/raft", timeout=HTTP_TIMEOUT_S)
+        response.raise_for_status()
+        state: dict[str, Any] = response.json()
+        return state
+    except requests.RequestException:
+        return None
+
+
+def nodes_of(run: RunPy) -> dict[str, dict[str, Any]]:
+    return {n["id"]: n for n in run.cluster()["nodes"]}
+
+
+def wait_leader(run: RunPy, exclude: str | None = None) -> tuple[str, dict[str, Any]]:
+    deadline_s = time.monotonic() + ELECTION_TIMEOUT_S
+    while time.monotonic() < deadline_s:
+        for node_id, node in nodes_of(run).items():
+            if node_id == exclude or node["state"] != "up":
+                continue
+            state = raft_state(node["client_addr"])
+            if state is not None and state["role"] == "leader":
+                return node_id, state
+        time.sleep(0.05)
+    raise RuntimeError("no leader elected")
+
+
+def wait_caught_up(run: RunPy, node_id: str) -> None:
+    deadline_s = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while time.monotonic() < deadline_s:
+        _, leader_state = wait_leader(run)
+        node = nodes_of(run)[node_id]
+        state = raft_state(node["client_addr"]) if node["state"] == "up" else None
+        if state is not None and state["last_applied"] >= leader_state["commit_index"]:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{node_id} did not catch up")
+
+
+def load_step(
+    addrs: list[str], clients: int, duration_s: float, target: str, pids: set[int], **kw: Any
+) -> dict[str, Any]:
+    cpu_before_s = cpu_seconds(pids)
+    result = run_load(addrs, clients, duration_s, VALUE_BYTES, **kw)
+    summary = result.summary()
+    step = {"clients": clients, "target": target, **summary}
+    step["node_cpu_s_per_1000_writes"] = (
+        round((cpu_seconds(pids) - cpu_before_s) / result.ok * 1000, 3) if result.ok else None
+    )
+    progress(
+        f"raft: {clients:>2} clients → {target}: {summary['writes_per_s']} writes/s, "
+        f"p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms"
+    )
+    return step
+
+
+def direct_steps(
+    run: RunPy, clients_list: tuple[int, ...], duration_s: float, targets: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    steps = []
+    for clients in clients_list:
+        for target in targets:
+            leader, _ = wait_leader(run)
+            nodes = nodes_of(run)
+            pids = {n["pid"] for n in nodes.values() if n.get("pid")}
+            if target == "leader":
+                addrs = [nodes[leader]["client_addr"]]
+            else:
+                addrs = [n["client_addr"] for n in nodes.values()]
+            steps.append(load_step(addrs, clients, duration_s, target, pids))
+            time.sleep(SETTLE_S)
+    return steps
+
+
+def gateway_steps(
+    run: RunPy, clients_list: tuple[int, ...], duration_s: float
+) -> list[dict[str, Any]] | str:
+    probe = requests.put(run.url + "api/kv/bench-probe", data=b"x", timeout=HTTP_TIMEOUT_S)
+    if probe.status_code in (404, 405):
+        return f"the backend has no PUT /api/kv yet (HTTP {probe.status_code})"
+    host_port = run.url.split("//", 1)[1].rstrip("/")
+    auth = f"Authorization: Bearer {run.token}\r\n"
+    pids = {n["pid"] for n in nodes_of(run).values() if n.get("pid")} | {run.pid}
+    return [
+        load_step(
+            [host_port], c, duration_s, "gateway", pids, path_prefix="/api/kv/", extra_headers=auth
+        )
+        for c in clients_list
+    ]
+
+
+def dashboard_cost(run: RunPy, duration_s: float) -> dict[str, Any]:
+    clients = max(DEFAULT_CLIENTS)
+    without = direct_steps(run, (clients,), duration_s, ("leader",))[0]
+    with chromium() as browser:
+        open_dashboard(browser, run.url, NODES)
+        progress("raft: dashboard page open")
+        with_page = direct_steps(run, (clients,), duration_s, ("leader",))[0]
+    before, after = without["writes_per_s"], with_page["writes_per_s"]
+    cost = (before - after) / before if before else None
+    return {
+        "clients": clients,
+        "without_dashboard": without,
+        "with_dashboard": with_page,
+        "cost_fraction": round(cost, 3) if cost is not None else None,
+    }
+
+
+class Writer:
+    """One client writing continuously through ``addr``; records (done_s, status, term)."""
+
+    def __init__(self, addr: str) -> None:
+        self.addr = addr
+        self.answers: list[tuple[float, int, int]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Writer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(WRITER_TIMEOUT_S + 1)
+
+    def first_after(self, after_s: float, min_term: int) -> float | None:
+        with self._lock:
+            for done_s, status, term in self.answers:
+                if done_s > after_s and status == 200 and term > min_term:
+                    return done_s
+        return None
+
+    def _run(self) -> None:
+        session = requests.Session()
+        value = b"f" * VALUE_BYTES
+        i = 0
+        while not self._stop.is_set():
+            i += 1
+            try:
+                response = session.put(
+                    f"http://{self.addr}/kv/failover-{i % 100}",
+                    data=value,
+                    timeout=WRITER_TIMEOUT_S,
+                )
+                term = response.json().get("term", 0) if response.status_code == 200 else 0
+                status = response.status_code
+            except (requests.RequestException, ValueError):
+                status, term = 0, 0
+            with self._lock:
+                self.answers.append((time.monotonic(), status, term))
+
+
+def failover_runs(run: RunPy, runs: int) -> dict[str, Any]:
+    times_ms: list[float] = []
+    for number in range(1, runs + 1):
+        leader, state = wait_leader(run)
+        nodes = nodes_of(run)
+        for node_id in nodes:
+            if node_id != leader:
+                wait_caught_up(run, node_id)
+        entry = next(n for n in nodes if n != leader)
+        writer = Writer(nodes[entry]["client_addr"]).start()
+        time.sleep(SETTLE_S)
+        killed_s = time.monotonic()
+        os.kill(nodes[leader]["pid"], signal.SIGKILL)
+        deadline_s = killed_s + FAILOVER_GIVE_UP_S
+        first_s = None
+        while first_s is None and time.monotonic() < deadline_s:
+            time.sleep(0.01)
+            first_s = writer.first_after(killed_s, state["term"])
+        writer.stop()
+        if first_s is None:
+            progress(f"raft: failover run {number}: no write committed in a new term")
+        else:
+            times_ms.append((first_s - killed_s) * 1000.0)
+            progress(f"raft: failover run {number}: {times_ms[-1]:.0f} ms (killed {leader})")
+        run.post("/api/faults", {"action": "restart", "node": leader})
+        wait_caught_up(run, leader)
+    return {
+        "runs_ms": [round(t, 1) for t in times_ms],
+        "median_ms": round(statistics.median(times_ms), 1) if times_ms else None,
+        "how": "SIGKILL the leader while one client writes through a follower; "
+        "time until the first write acknowledged in a higher term",
+    }
+
+
+def run_bench(
+    duration_s: float = DEFAULT_DURATION_S,
+    clients_list: tuple[int, ...] = DEFAULT_CLIENTS,
+    failovers: int = DEFAULT_FAILOVER_RUNS,
+    with_dashboard: bool = True,
+) -> dict[str, Any]:
+    measured_on = machine()
+    result: dict[str, Any] = {
+        "bench": "raft",
+        "settings": {
+            "nodes": NODES,
+            "fsync": "always",
+            "value_bytes": VALUE_BYTES,
+            "duration_s": duration_s,
+            "clients": list(clients_list),
+            "client": "closed-loop asyncio keep-alive HTTP/1.1, one request in flight each",
+            "targets": "leader: every client on the leader's client port; "
+            "spread: round-robin over all nodes (followers forward to the leader)",
+        },
+        "machine": measured_on,
+        "target": {
+            "writes_per_s_64_clients": TARGET_WRITES_PER_S,
+            "failover_median_ms": TARGET_FAILOVER_MS,
+            "dashboard_cost_fraction": TARGET_DASHBOARD_COST,
+        },
+    }
+    with tempfile.TemporaryDirectory(prefix="clusterlab-bench-raft-") as data_dir:
+        run = RunPy(NODES, Path(data_dir))
+        try:
+            progress(f"raft: starting run.py with {NODES} nodes")
+            run.start()
+            run.wait_all_up()
+            leader, _ = wait_leader(run)
+            progress(f"raft: leader {leader}")
+            result["direct"] = direct_steps(run, clients_list, duration_s, ("leader", "spread"))
+            result["gateway"] = gateway_steps(run, clients_list, duration_s)
+            if with_dashboard:
+                result["dashboard"] = dashboard_cost(run, duration_s)
+            if failovers:
+                result["failover"] = failover_runs(run, failovers)
+        finally:
+            result["orphans_killed"] = run.stop()
+    best = max(
+        (s["writes_per_s"] for s in result.get("direct", []) if s["clients"] == max(clients_list)),
+        default=0.0,
+    )
+    result["best_writes_per_s"] = best
+    result["meets_throughput_target"] = best >= TARGET_WRITES_PER_S
+    median = result.get("failover", {}).get("median_ms")
+    result["meets_failover_target"] = median is not None and median <= TARGET_FAILOVER_MS
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.raft", description=(__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument("--duration-s", type=float, default=DEFAULT_DURATION_S)
+    parser.add_argument(
+        "--clients",
+        type=lambda text: tuple(int(p) for p in text.split(",") if p.strip()),
+        default=DEFAULT_CLIENTS,
+        help="client counts, comma-separated",
+    )
+    parser.add_argument("--failover-runs", type=int, default=DEFAULT_FAILOVER_RUNS)
+    parser.add_argument("--no-dashboard", action="store_true", help="skip the Chromium step")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 s steps, 2 failover runs, no dashboard"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        result = run_bench(2.0, args.clients, 2, with_dashboard=False)
+    else:
+        result = run_bench(args.duration_s, args.clients, args.failover_runs, not args.no_dashboard)
+    json.dump(result, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

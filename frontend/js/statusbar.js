@@ -1,0 +1,117 @@
+/**
+ * The status bar: is the page connected (and over which transport), how busy
+ * the cluster is, how late events reach the page, and what telemetry was
+ * dropped on the way.
+ *
+ * Why show drops so prominently: nodes drop telemetry rather than slow down
+ * when the hub or the page cannot keep up (the cluster's own work comes
+ * first). A picture with holes in it must say so, or students would read a
+ * missing message as a lost one.
+ */
+import { lab, subscribe, LATENCY_RING_SIZE } from "./state.js";
+
+// Repainting once a second is readable; faster numbers just flicker.
+const REFRESH_MS = 1000;
+// The p99 lag is computed over at most this many of the latest events.
+const LAG_SAMPLE_MAX = 4096;
+
+const FIELDS = [
+  ["connection", "connection"],
+  ["msgs", "msgs/s"],
+  ["events-hub", "events/s at hub"],
+  ["events-page", "events/s in page"],
+  ["lag", "event lag p99"],
+  ["dropped", "telemetry dropped"],
+  ["dots", "dots in flight"],
+  ["time-scale", "time scale"],
+];
+
+function format(n) {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString() : "—";
+}
+
+/** p99 of the latencies recorded since `sinceWrites`, newest first, bounded. */
+function lagP99Ms(sinceWrites) {
+  const fresh = Math.min(lab.latencyWrites - sinceWrites, LAG_SAMPLE_MAX, LATENCY_RING_SIZE);
+  if (fresh <= 0) return NaN;
+  const sample = new Float64Array(fresh);
+  for (let i = 0; i < fresh; i++) {
+    sample[i] = lab.latencies[(lab.latencyWrites - 1 - i) % LATENCY_RING_SIZE];
+  }
+  sample.sort();
+  return sample[Math.min(fresh - 1, Math.floor(fresh * 0.99))];
+}
+
+export function createStatusbar(element) {
+  const cells = {};
+  element.innerHTML = "";
+  for (const [key, label] of FIELDS) {
+    const item = document.createElement("span");
+    item.className = `status-item status-${key}`;
+    const name = document.createElement("span");
+    name.className = "status-label";
+    name.textContent = label;
+    const value = document.createElement("span");
+    value.className = "status-value";
+    value.dataset.testid = `status-${key}`;
+    value.textContent = "—";
+    item.append(name, value);
+    element.append(item);
+    cells[key] = value;
+  }
+
+  let lastEvents = lab.eventsReceived;
+  let lastWrites = lab.latencyWrites;
+  let lastMs = performance.now();
+  lab.eventsPerSecondInPage = 0;
+
+  function renderConnection() {
+    const transport = lab.transportName();
+    cells.connection.textContent =
+      lab.connection === "connected" ? `connected · ${transport ?? "?"}` : lab.connection;
+    cells.connection.dataset.connection = lab.connection;
+    cells.connection.dataset.transport = transport ?? "";
+  }
+
+  function renderStats() {
+    const stats = lab.stats;
+    cells.msgs.textContent = format(stats?.msgs_per_s);
+    cells["events-hub"].textContent = format(stats?.events_per_s);
+    const perNode = stats?.telemetry_dropped ?? {};
+    const nodesDropped = Object.values(perNode).reduce((a, b) => a + b, 0);
+    const hubDropped = stats?.hub_dropped ?? 0;
+    cells.dropped.textContent = stats
+      ? `nodes ${format(nodesDropped)} · hub ${format(hubDropped)}`
+      : "—";
+    cells.dropped.title = Object.entries(perNode)
+      .map(([node, n]) => `${node}: ${n.toLocaleString()}`)
+      .join("\n");
+    cells.dropped.classList.toggle("warn", nodesDropped + hubDropped > 0);
+    cells["time-scale"].textContent = lab.view ? `${lab.view.time_scale}×` : "—";
+  }
+
+  function tick() {
+    const nowMs = performance.now();
+    const seconds = (nowMs - lastMs) / 1000;
+    lab.eventsPerSecondInPage = (lab.eventsReceived - lastEvents) / seconds;
+    cells["events-page"].textContent = format(lab.eventsPerSecondInPage);
+    const lag = lagP99Ms(lastWrites);
+    cells.lag.textContent = Number.isFinite(lag) ? `${format(lag)} ms` : "—";
+    cells.lag.classList.toggle("warn", lag > 250);
+    const topology = lab.topology;
+    cells.dots.textContent = topology
+      ? `${topology.dotsInFlight} (sampled out ${format(topology.dotsSampledOut)})`
+      : "—";
+    lastEvents = lab.eventsReceived;
+    lastWrites = lab.latencyWrites;
+    lastMs = nowMs;
+    renderConnection();
+    renderStats();
+  }
+
+  subscribe("connection", renderConnection);
+  subscribe("stats", renderStats);
+  subscribe("view", renderStats);
+  setInterval(tick, REFRESH_MS);
+  renderConnection();
+}

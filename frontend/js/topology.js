@@ -1,0 +1,387 @@
+/**
+ * The topology view: nodes on a circle, the links between them, and every
+ * message hop drawn as a dot travelling along its link.
+ *
+ * Why a dot's flight takes the time it does: a hop is animated only once both
+ * of its halves are known, the `MsgSent` at the sender and the matching
+ * `MsgReceived` at the receiver (joined on `src#seq` plus the hop's two ends),
+ * and the animation lasts the real receive t_ms − send t_ms. On loopback that
+ * is under a millisecond, so it is floored at MIN_DOT_MS to stay visible; the
+ * "slow motion" setting then stretches it further. A link made slow by an
+ * injected delay therefore really looks slow.
+ *
+ * Why dots are sampled but messages are not: a busy cluster sends thousands
+ * of messages per second, far more than anyone can follow or a frame can draw.
+ * At most MAX_DOTS_IN_FLIGHT dots are drawn, on a canvas layer (dots.js)
+ * repainted at most 30 times a second (no per-event DOM work); every hop is
+ * still counted, and the link widths show the full traffic.
+ */
+import { lab, subscribe, publish, rttsOf, formatRtt } from "./state.js";
+import { createDotLayer } from "./dots.js";
+import { KIND_COLOURS, KIND_TEXT } from "./kinds.js";
+
+const d3 = window.d3;
+
+// Drawing limits. More dots than this is a grey blur on a projector and
+// starts to cost frames; everything beyond it is counted, not drawn.
+export const MAX_DOTS_IN_FLIGHT = 400;
+// Half-hops waiting for their other half. Telemetry of the two ends arrives
+// in different batches, usually tens of ms apart; at 10,000 msgs/s this is
+// two seconds of backlog, after which the oldest is forgotten.
+export const MAX_PENDING_HOPS = 20_000;
+// A half-hop unmatched for this long lost its other half (the message was
+// dropped, or the receiver's telemetry was dropped under load).
+export const PENDING_HOP_TTL_MS = 5000;
+// Loopback flights take well under 1 ms; below this a dot is invisible.
+export const MIN_DOT_MS = 350;
+// A hop slowed by a huge injected delay still leaves the screen eventually.
+export const MAX_DOT_MS = 20_000;
+// Dots are launched from a budget that refills evenly over time, so under
+// heavy load the drawn sample is spread out instead of arriving in waves
+// whenever the in-flight cap frees up. A burst may use this many at once.
+const DOT_BURST = 40;
+// How long a node's red ring shows after it dropped a message.
+const DROP_FLASH_MS = 600;
+// Dots are repainted at most this often. 30 frames a second still reads as
+// motion, and each repaint of a large canvas costs real CPU where there is no
+// GPU (measured: ~0.4 of a core at 60 fps in headless Chromium), CPU taken
+// from the node processes the page is watching.
+const DOT_FRAMES_PER_S_MAX = 30;
+// requestAnimationFrame ticks are not exactly periodic; accept one this early.
+const FRAME_SLACK_MS = 4;
+// Link widths show traffic over this window.
+const LINK_RATE_WINDOW_MS = 1000;
+
+// Above this many links (a full mesh of 12 nodes has 66) lines are drawn thin
+// and faint, or fifty nodes' 1,225 links become one dark disc.
+const DENSE_LINKS = 60;
+
+const VIEW_W = 1000;
+const VIEW_H = 800;
+const LAYOUT_RADIUS = 300;
+// Both directions of a link share one line; each travels on its own side.
+const LANE_OFFSET = 7;
+
+// Colour-blind-safe colours for the message kinds we know (kinds.js); new
+// kinds (routing, files...) take the next colour of d3's Tableau palette.
+const KNOWN_KIND_COLOURS = KIND_COLOURS;
+export const NODE_STATES = ["up", "starting", "paused", "down"];
+
+/** Natural order, so n2 comes before n10. */
+function byNodeId(a, b) {
+  return a.localeCompare(b, undefined, { numeric: true });
+}
+
+function circleLayout(ids) {
+  const positions = new Map();
+  const cx = VIEW_W / 2;
+  const cy = VIEW_H / 2;
+  ids.forEach((id, i) => {
+    if (ids.length === 1) {
+      positions.set(id, { x: cx, y: cy });
+      return;
+    }
+    const angle = -Math.PI / 2 + (2 * Math.PI * i) / ids.length; // n1 at the top
+    positions.set(id, {
+      x: cx + LAYOUT_RADIUS * Math.cos(angle),
+      y: cy + LAYOUT_RADIUS * Math.sin(angle),
+    });
+  });
+  return positions;
+}
+
+/** Big circles for a 5-node lecture demo, smaller ones when 50 share the ring. */
+function nodeRadiusFor(count) {
+  const spacing = (2 * Math.PI * LAYOUT_RADIUS) / Math.max(count, 1);
+  return Math.max(14, Math.min(54, spacing * 0.32));
+}
+
+/** One key per undirected link; plain `<` because it runs per message (localeCompare is slow). */
+function linkKey(a, b) {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+export function createTopology({ linksElement, dotsElement, nodesElement, legendElement }) {
+  const linkLayer = d3.select(linksElement).append("g").attr("class", "links");
+  const nodeLayer = d3.select(nodesElement).append("g").attr("class", "nodes");
+  const dots = createDotLayer(dotsElement, {
+    viewWidth: VIEW_W,
+    viewHeight: VIEW_H,
+    maxInFlight: MAX_DOTS_IN_FLIGHT,
+  });
+
+  let positions = new Map();
+  let nodeRadius = 40;
+  let dense = false;
+  let slowMotion = 1;
+
+  // Counters for the status bar, tests and the benchmark.
+  const counts = {
+    hopsJoined: 0,
+    dotsDrawn: 0,
+    dotsSampledOut: 0,
+    hopsUnmatched: 0,
+    dotsInFlight: 0,
+    frames: 0, // animation frames drawn: a page that cannot keep up draws few
+    msgsReceived: 0, // every MsgReceived (hop delivered), drawn or not
+    msgsDropped: 0, // every MsgDropped
+  };
+  lab.topology = counts;
+
+  const kindColours = new Map(Object.entries(KNOWN_KIND_COLOURS));
+  const spareColours = d3.schemeTableau10.filter(
+    (c) => !Object.values(KNOWN_KIND_COLOURS).includes(c),
+  );
+  const kindsSeen = new Set();
+  let legendDirty = true;
+
+  function colourOf(kind) {
+    if (!kindColours.has(kind)) {
+      kindColours.set(kind, spareColours[kindColours.size % spareColours.length]);
+    }
+    if (!kindsSeen.has(kind)) {
+      kindsSeen.add(kind);
+      legendDirty = true;
+    }
+    return kindColours.get(kind);
+  }
+
+  // Refill rate: enough to keep the layer full of MIN_DOT_MS flights, no more.
+  let dotBudget = DOT_BURST;
+  let budgetAtMs = performance.now();
+  function refillBudget(nowMs) {
+    const perMs = MAX_DOTS_IN_FLIGHT / (MIN_DOT_MS * slowMotion);
+    dotBudget = Math.min(DOT_BURST, dotBudget + (nowMs - budgetAtMs) * perMs);
+    budgetAtMs = nowMs;
+  }
+
+  function launchDot(from, to, flightMs, kind, nowMs) {
+    const a = positions.get(from);
+    const b = positions.get(to);
+    if (!a || !b) return;
+    const fill = colourOf(kind);
+    refillBudget(nowMs);
+    if (!dots.hasRoom() || dotBudget < 1) {
+      counts.dotsSampledOut++;
+      return;
+    }
+    dotBudget -= 1;
+    const length = Math.hypot(b.x - a.x, b.y - a.y) || 1;
+    // Offset to the right of the direction of travel: A→B and B→A use two lanes.
+    const ox = (-(b.y - a.y) / length) * LANE_OFFSET;
+    const oy = ((b.x - a.x) / length) * LANE_OFFSET;
+    const visibleMs = Math.min(MAX_DOT_MS, Math.max(MIN_DOT_MS, flightMs));
+    dots.launch(a.x + ox, a.y + oy, b.x + ox, b.y + oy, nowMs, visibleMs * slowMotion, fill);
+    counts.dotsDrawn++;
+  }
+
+  // ---- joining the two halves of each hop ----
+  const pending = new Map(); // hop key -> {event, isSend, atMs}; insertion order = age
+
+  function halfHop(key, event, isSend, nowMs) {
+    const other = pending.get(key);
+    if (other === undefined || other.isSend === isSend) {
+      pending.set(key, { event, isSend, atMs: nowMs });
+      if (pending.size > MAX_PENDING_HOPS) {
+        pending.delete(pending.keys().next().value);
+        counts.hopsUnmatched++;
+      }
+      return;
+    }
+    pending.delete(key);
+    const sent = isSend ? event : other.event;
+    const received = isSend ? other.event : event;
+    counts.hopsJoined++;
+    launchDot(sent.node, received.node, received.t_ms - sent.t_ms, sent.kind, nowMs);
+  }
+
+  function expirePending(nowMs) {
+    for (const [key, half] of pending) {
+      if (nowMs - half.atMs < PENDING_HOP_TTL_MS) break; // the rest are younger
+      pending.delete(key);
+      counts.hopsUnmatched++;
+    }
+  }
+
+  // ---- traffic per link and drop flashes ----
+  let linkCounts = new Map();
+  let linkRates = new Map();
+  let linkWindowStartMs = performance.now();
+  const dropFlashUntil = new Map(); // node -> performance.now() deadline
+
+  function onEvents(events) {
+    const nowMs = performance.now();
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      switch (e.type) {
+        case "MsgSent":
+          halfHop(`${e.src}#${e.seq}@${e.node}>${e.to}`, e, true, nowMs);
+          break;
+        case "MsgReceived": {
+          counts.msgsReceived++;
+          const key = linkKey(e.frm, e.node);
+          linkCounts.set(key, (linkCounts.get(key) ?? 0) + 1);
+          halfHop(`${e.src}#${e.seq}@${e.frm}>${e.node}`, e, false, nowMs);
+          break;
+        }
+        case "MsgDropped":
+          counts.msgsDropped++;
+          dropFlashUntil.set(e.node, nowMs + DROP_FLASH_MS);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  // ---- nodes and links, re-joined only when the view changes ----
+  function renderView(view) {
+    const ids = view.nodes.map((n) => n.id).sort(byNodeId);
+    const layoutChanged =
+      ids.length !== positions.size || ids.some((id) => !positions.has(id));
+    if (layoutChanged) {
+      positions = circleLayout(ids);
+      nodeRadius = nodeRadiusFor(ids.length);
+      dots.forgetAll(); // dots of the old layout would fly to stale places
+    }
+    const stateOf = new Map(view.nodes.map((n) => [n.id, n.state]));
+    const links = (view.links ?? []).filter((l) => positions.has(l.a) && positions.has(l.b));
+    if (dense !== links.length > DENSE_LINKS) {
+      dense = links.length > DENSE_LINKS;
+      d3.select(linksElement).classed("dense", dense);
+      dots.setRadius(dense ? 4 : 7);
+    }
+
+    linkLayer
+      .selectAll("line.link")
+      .data(links, (l) => linkKey(l.a, l.b))
+      .join((enter) =>
+        enter
+          .append("line")
+          .attr("class", "link")
+          .attr("stroke-width", dense ? 1 : 4)
+          .call((line) => line.append("title")),
+      )
+      .attr("data-link", (l) => linkKey(l.a, l.b))
+      .attr("x1", (l) => positions.get(l.a).x)
+      .attr("y1", (l) => positions.get(l.a).y)
+      .attr("x2", (l) => positions.get(l.b).x)
+      .attr("y2", (l) => positions.get(l.b).y)
+      .classed("link-cut", (l) => !l.up)
+      .classed(
+        "link-idle",
+        (l) => l.up && (stateOf.get(l.a) !== "up" || stateOf.get(l.b) !== "up"),
+      );
+
+    const showStateText = ids.length <= 12; // with many nodes colour alone must do
+    const nodes = nodeLayer
+      .selectAll("g.node")
+      .data(view.nodes, (n) => n.id)
+      .join((enter) => {
+        const g = enter.append("g").attr("class", "node");
+        g.append("circle").attr("class", "halo");
+        g.append("circle").attr("class", "body");
+        g.append("text").attr("class", "node-id");
+        g.append("text").attr("class", "node-state");
+        g.append("title");
+        g.on("click", (_event, n) => publish("select", n.id));
+        return g;
+      })
+      .attr("data-node", (n) => n.id)
+      .attr("data-state", (n) => n.state)
+      .attr("data-testid", (n) => `node-${n.id}`)
+      .attr("transform", (n) => {
+        const p = positions.get(n.id);
+        return `translate(${p.x},${p.y})`;
+      });
+    nodes.select("circle.halo").attr("r", nodeRadius + 9);
+    nodes.select("circle.body").attr("r", nodeRadius);
+    nodes
+      .select("text.node-id")
+      .attr("font-size", Math.max(13, nodeRadius * 0.62))
+      .attr("dy", "0.35em")
+      .text((n) => n.id);
+    nodes
+      .select("text.node-state")
+      .attr("font-size", Math.max(12, nodeRadius * 0.42))
+      .attr("y", nodeRadius + Math.max(18, nodeRadius * 0.5))
+      .text((n) => (showStateText ? n.state : ""));
+    nodes.select("title").text((n) => {
+      const rtts = Object.entries(rttsOf(n))
+        .sort(([a], [b]) => byNodeId(a, b))
+        .map(([peer, ms]) => `\nRTT to ${peer}: ${formatRtt(ms)} ms`);
+      return `${n.id} · ${n.state} · pid ${n.pid ?? "—"}${rtts.join("")}`;
+    });
+  }
+
+  function renderLinkRates(nowMs) {
+    if (nowMs - linkWindowStartMs < LINK_RATE_WINDOW_MS) return;
+    const seconds = (nowMs - linkWindowStartMs) / 1000;
+    linkRates = new Map([...linkCounts].map(([k, n]) => [k, n / seconds]));
+    linkCounts = new Map();
+    linkWindowStartMs = nowMs;
+    linkLayer
+      .selectAll("line.link")
+      .attr("stroke-width", (l) => {
+        const rate = linkRates.get(linkKey(l.a, l.b)) ?? 0;
+        return dense ? 1 + 0.5 * Math.log10(1 + rate) : 4 + 3 * Math.log10(1 + rate);
+      })
+      .select("title")
+      .text((l) => {
+        const rate = linkRates.get(linkKey(l.a, l.b)) ?? 0;
+        return `${l.a} — ${l.b}: ${l.up ? "up" : "down"}, ${Math.round(rate)} msgs/s`;
+      });
+  }
+
+  function renderLegend() {
+    legendDirty = false;
+    const states = NODE_STATES.map(
+      (s) => `<span class="legend-item"><svg width="22" height="22"><circle class="legend-node" data-state="${s}" cx="11" cy="11" r="9"/></svg>${s}</span>`,
+    );
+    // The title is the kind's meaning and canonical text form (kinds.js).
+    const kinds = [...kindsSeen].sort().map(
+      (k) => `<span class="legend-item" data-kind="${k}" title="${(KIND_TEXT[k] ?? k).replace(/"/g, "&quot;")}"><svg width="16" height="16"><circle cx="8" cy="8" r="6" fill="${kindColours.get(k)}"/></svg>${k}</span>`,
+    );
+    legendElement.innerHTML =
+      `<span class="legend-title">nodes</span>${states.join("")}` +
+      `<span class="legend-item"><svg width="34" height="12"><line class="link link-cut" x1="2" y1="6" x2="32" y2="6"/></svg>link down</span>` +
+      (kinds.length ? `<span class="legend-title">messages</span>${kinds.join("")}` : "");
+  }
+
+  function renderDropFlashes(nowMs) {
+    if (dropFlashUntil.size === 0) return;
+    nodeLayer.selectAll("g.node").classed("dropping", (n) => (dropFlashUntil.get(n.id) ?? 0) > nowMs);
+    for (const [node, until] of dropFlashUntil) if (until <= nowMs) dropFlashUntil.delete(node);
+  }
+
+  let lastDotFrameMs = 0;
+  function frame() {
+    const nowMs = performance.now();
+    counts.frames++;
+    if (nowMs - lastDotFrameMs >= 1000 / DOT_FRAMES_PER_S_MAX - FRAME_SLACK_MS) {
+      lastDotFrameMs = nowMs;
+      dots.draw(nowMs);
+      counts.dotsInFlight = dots.inFlight;
+    }
+    renderDropFlashes(nowMs);
+    renderLinkRates(nowMs);
+    expirePending(nowMs);
+    if (legendDirty) renderLegend();
+    requestAnimationFrame(frame);
+  }
+
+  subscribe("view", renderView);
+  subscribe("events", onEvents);
+  subscribe("select", (nodeId) => {
+    nodeLayer.selectAll("g.node").classed("selected", (n) => n.id === nodeId);
+  });
+  if (lab.view) renderView(lab.view);
+  requestAnimationFrame(frame);
+
+  return {
+    /** Stretch every dot's flight by `factor` (1 = real pace, floored at MIN_DOT_MS). */
+    setSlowMotion(factor) {
+      slowMotion = Math.max(1, Number(factor) || 1);
+    },
+  };
+}
