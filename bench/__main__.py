@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import raft, startup, telemetry
+from bench import raft, routing, startup, telemetry
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         "telemetry": telemetry.run_bench(),
         "startup": startup.run_bench(),
         "raft": raft.run_bench(),
+        "routing": routing.run_bench(),
     }
     text = json.dumps(result, indent=2)
     print(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -153,5 +154,21 @@ def run_load(
     path_prefix: str = "/kv/",
     extra_headers: str = "",
 ) -> LoadResult:
-    """``clients`` closed-loop writers spread round-robin over ``addrs`` for ``duration_s``."""
-    return asyncio.run(_run(addrs, clients, duration_s, value_bytes, path_prefix, extra_headers))
+    """``clients`` closed-loop writers spread round-robin over ``addrs`` for ``duration_s``.
+
+    Runs its own event loop in a thread: the caller may be inside one already
+    (Playwright's sync API keeps one running while a page is open).
+    """
+    results: list[LoadResult] = []
+
+    def work() -> None:
+        results.append(
+            asyncio.run(_run(addrs, clients, duration_s, value_bytes, path_prefix, extra_headers))
+        )
+
+    thread = threading.Thread(target=work, name="kv-load")
+    thread.start()
+    thread.join()
+    if not results:
+        raise RuntimeError("the load generator failed (see the traceback above)")
+    return results[0]

@@ -25,12 +25,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from cluster.config import SECRET_ENV, ClusterConfig, NodeConfig, PeerAddr
+from cluster.config import (
+    MAX_NODES,
+    SECRET_ENV,
+    ClusterConfig,
+    NeighbourLink,
+    NodeConfig,
+    PeerAddr,
+    neighbour_links,
+)
 from cluster.launcher.notifier import Notifier
 from cluster.launcher.ports import LOOPBACK, reserve_loopback_ports
 from cluster.launcher.spawner import Spawner, SpawnRequest
 from cluster.launcher.status import DOWN, PAUSED, RUNNING, LauncherError, NodeStatus
+from cluster.schema.control import AddPeer, RemovePeer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,11 @@ KILL_REAP_TIMEOUT_S = 5.0
 # How long to wait for SIGSTOP / SIGCONT to show in /proc before returning.
 SIGNAL_SETTLE_TIMEOUT_S = 1.0
 SIGNAL_SETTLE_POLL_S = 0.005
+# A removed node gets this long to stop on SIGTERM before SIGKILL.
+REMOVE_STOP_TIMEOUT_S = 3.0
+# (node id, control command): how add_node / remove_node tell the running nodes
+# about a new or departed member (the backend passes its hub's send_command).
+CommandSender = Callable[[str, Any], object]
 # The directory that holds the ``cluster`` package, so ``-m cluster.node``
 # works whatever the current directory is.
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +103,10 @@ class Launcher:
         python: str = sys.executable,
     ) -> None:
         self._config = config
+        # Checked here too, so a bad topology fails before any process starts;
+        # each node's config lists only its own neighbours.
+        self._topology = config.build_topology()
+        self._routing_tick_ms = config.routing_tick_for(self._topology)
         self._data_dir = Path(data_dir)
         self._secret = secret
         self._run_id = run_id
@@ -100,6 +119,10 @@ class Launcher:
             f"n{i}": _Process(f"n{i}", self._data_dir / f"n{i}")
             for i in range(1, config.nodes + 1)
         }
+        # Raft's first configuration (thesis §4); nodes added later join it.
+        self._initial_voters = tuple(self._nodes)
+        self._joined: set[str] = set()
+        self._next_number = config.nodes + 1  # ids are never reused within a run
         self._notifier = Notifier()
         self._spawner: Spawner | None = None
         self._supervisor: threading.Thread | None = None
@@ -118,7 +141,7 @@ class Launcher:
                 rec.peer_port, rec.client_port = ports[2 * i], ports[2 * i + 1]
             for rec in self._nodes.values():
                 rec.dir.mkdir(parents=True, exist_ok=True)
-                self._config_path(rec).write_text(self._node_config(rec).to_json(), "utf-8")
+            self._write_configs()
             self._spawner = Spawner()
             self._supervisor = threading.Thread(
                 target=self._supervise, name="launcher-supervisor", daemon=True
@@ -214,6 +237,63 @@ class Launcher:
             self._spawner.close()
         self._notifier.close()
 
+    def add_node(self, send_command: CommandSender | None = None) -> NodeStatus:
+        """Start a new node (``n6`` after n1..n5) with fresh ports and data directory.
+
+        It starts with no Raft configuration and waits to be added (``POST
+        /members`` on a node: thesis §4, one server at a time). Every other
+        node's config now lists it, so a restarted node finds it too, and
+        ``send_command`` (the hub's) tells the running nodes with ``AddPeer``.
+        """
+        with self._lock:
+            self._require_started()
+            if len(self._nodes) >= MAX_NODES:
+                raise LauncherError(f"a cluster has at most {MAX_NODES} nodes")
+            node_id = f"n{self._next_number}"
+            self._next_number += 1
+            rec = _Process(node_id, self._data_dir / node_id)
+            rec.peer_port, rec.client_port = reserve_loopback_ports(2)
+            rec.dir.mkdir(parents=True, exist_ok=True)
+            self._nodes[node_id] = rec
+            self._joined.add(node_id)
+            self._write_configs()
+            self._spawn(rec)
+            others = [other.id for other in self._nodes.values() if other.id != node_id]
+            status = rec.snapshot()
+        if send_command is not None:
+            for other in others:
+                send_command(other, AddPeer(node_id, LOOPBACK, rec.peer_port))
+        return status
+
+    def remove_node(self, node_id: str, send_command: CommandSender | None = None) -> NodeStatus:
+        """Stop ``node_id`` for good and forget it; call once Raft committed its removal.
+
+        SIGTERM, SIGKILL after REMOVE_STOP_TIMEOUT_S, reaped; the other nodes'
+        configs no longer list it and ``send_command`` sends them ``RemovePeer``.
+        """
+        with self._lock:
+            self._require_started()
+            rec = self._get(node_id)
+            if len(self._nodes) == 1:
+                raise LauncherError("cannot remove the last node")
+            if rec.popen is not None:
+                if rec.process == PAUSED:
+                    _signal(rec.popen, signal.SIGCONT)
+                _signal(rec.popen, signal.SIGTERM)
+                try:
+                    self._mark_down(rec, rec.popen.wait(REMOVE_STOP_TIMEOUT_S))
+                except subprocess.TimeoutExpired:
+                    self._kill_and_reap(rec)
+            del self._nodes[node_id]
+            self._joined.discard(node_id)
+            self._write_configs()
+            others = list(self._nodes)
+            status = rec.snapshot()
+        if send_command is not None:
+            for other in others:
+                send_command(other, RemovePeer(node_id))
+        return status
+
     def subscribe(self, callback: Callable[[NodeStatus], None]) -> None:
         """Call ``callback`` (from a launcher thread) on every process-state change."""
         self._notifier.subscribe(callback)
@@ -240,6 +320,19 @@ class Launcher:
     def _config_path(self, rec: _Process) -> Path:
         return rec.dir / "node.json"
 
+    def _write_configs(self) -> None:
+        for rec in self._nodes.values():
+            self._config_path(rec).write_text(self._node_config(rec).to_json(), "utf-8")
+
+    def _links(self, rec: _Process) -> tuple[NeighbourLink, ...] | None:
+        """The topology's links, plus plain links to nodes added later (None: to every peer)."""
+        if rec.id in self._joined:
+            return None
+        added = tuple(NeighbourLink(j) for j in sorted(self._joined) if j in self._nodes)
+        # A removed node is gone from the address book; so are its links.
+        kept = tuple(n for n in neighbour_links(self._topology, rec.id) if n.peer in self._nodes)
+        return kept + added
+
     def _node_config(self, rec: _Process) -> NodeConfig:
         config = self._config
         return NodeConfig(
@@ -261,6 +354,14 @@ class Launcher:
             heartbeat_interval_ms=config.heartbeat_interval_ms,
             telemetry_flush_ms=config.telemetry_flush_ms,
             fsync=config.fsync,
+            links=self._links(rec),
+            routing=config.routing,
+            split_horizon=config.split_horizon,
+            poison_reverse=config.poison_reverse,
+            seed=config.seed,
+            routing_tick_ms=self._routing_tick_ms,
+            initial_voters=() if rec.id in self._joined else self._initial_voters,
+            snapshot_threshold_entries=config.snapshot_threshold_entries,
         )
 
     def _spawn(self, rec: _Process) -> None:

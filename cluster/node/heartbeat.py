@@ -6,6 +6,10 @@ Every ``heartbeat_interval_ms`` (scaled by slow motion) a node sends
 round-trip time is measured on real frames through both one-way streams.
 The receiver also notes when it last heard from each peer: a paused peer's
 heartbeats stop arriving, which is exactly what a failure detector sees.
+
+Heartbeats measure one link, so they go one hop (``send_link``), never along
+a route. On a shaped link the RTT includes the injected delay both ways:
+half of it is the measured one-way latency shown next to the configured one.
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ class Heartbeats:
         while True:
             await node.clock.sleep(node.config.heartbeat_interval_ms)
             for peer in node.connected_peers():
-                node.send(peer, Heartbeat(wall_ms()))
+                node.send_link(peer, Heartbeat(wall_ms()))
 
     def _on_heartbeat(self, env: Envelope) -> None:
         assert isinstance(env.body, Heartbeat)
         self.last_heartbeat_ms[env.src] = wall_ms()
-        self._node.send(env.src, HeartbeatAck(env.body.sent_ms))
+        self._node.send_link(env.src, HeartbeatAck(env.body.sent_ms))
 
     def _on_ack(self, env: Envelope) -> None:
         assert isinstance(env.body, HeartbeatAck)

@@ -9,11 +9,18 @@ link is literally one stream.
 Frames wait in a bounded queue; one writer task drains it, joining every frame
 queued since its last wakeup into a single ``write``. Many small Raft and
 heartbeat frames thus cost one system call, not one each.
+
+A link in the topology may be slow, lossy or narrow: each frame passes the
+link's ``Shaper`` (shaping.py) when it is queued, which may lose it or give
+it a later release time; the writer holds it until then. ``MsgSent`` carries
+the time the frame entered the link, so the dashboard's flight time for a
+hop includes the injected delay, as a real slow link would show.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import deque
@@ -21,6 +28,8 @@ from typing import Protocol
 
 from cluster.config import PeerAddr
 from cluster.node.backoff import Backoff
+from cluster.node.clock import wall_ms
+from cluster.node.shaping import LOST, QUEUE_FULL, Shaper, Shaping
 from cluster.schema.messages import Envelope
 
 log = logging.getLogger(__name__)
@@ -45,6 +54,14 @@ RECONNECT_MAX_MS = 1000.0
 HEALTHY_CONNECTION_S = 1.0
 # Peers never send on our outgoing stream; we read only to notice its end.
 EOF_READ_BYTES = 4096
+# A frame due within this much is written now: waking up again for a few
+# microseconds of a fast link's transmission time would cost more than it is.
+RELEASE_SLACK_S = 0.0002
+
+# (envelope, frame, wall-clock ms when queued, loop time in s when it may be written)
+Queued = tuple[Envelope, bytes, float, float]
+# (envelope, frame size in bytes, wall-clock ms when queued): what a write reports
+Written = tuple[Envelope, int, float]
 
 
 class LinkListener(Protocol):
@@ -52,25 +69,37 @@ class LinkListener(Protocol):
 
     def on_link_state(self, peer: str, up: bool) -> None: ...
 
-    def on_frames_written(self, peer: str, sent: list[tuple[Envelope, int]]) -> None: ...
+    def on_frames_written(self, peer: str, sent: list[Written]) -> None: ...
 
     def on_dropped(self, env: Envelope, reason: str) -> None: ...
 
 
 class OutgoingLink:
     def __init__(
-        self, peer: PeerAddr, hello_frame: bytes, listener: LinkListener, rng: random.Random
+        self,
+        peer: PeerAddr,
+        hello_frame: bytes,
+        listener: LinkListener,
+        rng: random.Random,
+        shaper: Shaper,
     ) -> None:
         self.peer = peer.node
         self._addr = peer
         self._hello_frame = hello_frame
         self._listener = listener
         self._backoff = Backoff(rng, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS)
-        self._queue: deque[tuple[Envelope, bytes]] = deque()
+        self.shaper = shaper
+        self._queue: deque[Queued] = deque()
         self._queued_bytes = 0
         self._wakeup = asyncio.Event()
+        self._ended = asyncio.Event()  # the current connection ended
+        self._writer: asyncio.StreamWriter | None = None  # while connected
         self._lost = False
         self.connected = False
+
+    @property
+    def shaping(self) -> Shaping:
+        return self.shaper.shaping
 
     def enqueue(self, env: Envelope, frame: bytes) -> str | None:
         """Queue a frame for sending; return the drop reason if it cannot be."""
@@ -81,7 +110,27 @@ class OutgoingLink:
             or self._queued_bytes + len(frame) > MAX_QUEUED_BYTES
         ):
             return "queue_full"
-        self._queue.append((env, frame))
+        release_s = self.shaper.admit(len(frame), asyncio.get_running_loop().time())
+        if release_s == LOST:
+            return "loss"
+        if release_s == QUEUE_FULL:
+            return "queue_full"
+        writer = self._writer
+        if (
+            writer is not None
+            and not self._lost
+            and not self._queue
+            and release_s - asyncio.get_running_loop().time() <= RELEASE_SLACK_S
+            and writer.transport.get_write_buffer_size() == 0
+            and not writer.transport.is_closing()
+        ):
+            # An idle link and nothing to wait for: write now. Handing the
+            # frame to the writer task would cost one more trip round the
+            # event loop per hop, which is most of a hop's forwarding time.
+            writer.write(frame)
+            self._listener.on_frames_written(self.peer, [(env, len(frame), wall_ms())])
+            return None
+        self._queue.append((env, frame, wall_ms(), release_s))
         self._queued_bytes += len(frame)
         self._wakeup.set()
         return None
@@ -116,6 +165,9 @@ class OutgoingLink:
         writer.write(self._hello_frame)
         await writer.drain()
         self._lost = False
+        self._ended.clear()
+        self.shaper.reset()
+        self._writer = writer
         self.connected = True
         self._listener.on_link_state(self.peer, True)
         watcher = asyncio.create_task(self._watch_end(reader))
@@ -131,21 +183,33 @@ class OutgoingLink:
         except OSError:
             pass
         self._lost = True
+        self._ended.set()
         self._wakeup.set()
 
     async def _write_loop(self, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        queue = self._queue
         while not self._lost:
-            if not self._queue:
+            if not queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            now_s = loop.time()
+            wait_s = queue[0][3] - now_s
+            if wait_s > RELEASE_SLACK_S:
+                # Frames behind the head are due no earlier (FIFO), so only
+                # the end of the connection needs to wake us before then.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ended.wait(), timeout=wait_s)
+                continue
+            due_s = now_s + RELEASE_SLACK_S
             frames: list[bytes] = []
-            sent: list[tuple[Envelope, int]] = []
+            sent: list[Written] = []
             size_bytes = 0
-            while self._queue and size_bytes < MAX_WRITE_BYTES:
-                env, frame = self._queue.popleft()
+            while queue and size_bytes < MAX_WRITE_BYTES and queue[0][3] <= due_s:
+                env, frame, queued_ms, _release_s = queue.popleft()
                 frames.append(frame)
-                sent.append((env, len(frame)))
+                sent.append((env, len(frame), queued_ms))
                 size_bytes += len(frame)
             self._queued_bytes -= size_bytes
             writer.write(b"".join(frames))
@@ -155,11 +219,12 @@ class OutgoingLink:
     def _teardown(self, writer: asyncio.StreamWriter) -> None:
         was_up = self.connected
         self.connected = False
+        self._writer = None
         writer.close()
         dropped = list(self._queue)
         self._queue.clear()
         self._queued_bytes = 0
-        for env, _frame in dropped:
+        for env, _frame, _queued_ms, _release_s in dropped:
             self._listener.on_dropped(env, "link_lost")
         if was_up:
             self._listener.on_link_state(self.peer, False)

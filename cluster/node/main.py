@@ -17,14 +17,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cluster.config import SECRET_ENV, ConfigError, NodeConfig
+from cluster.config import ROUTING_PROTOCOLS, SECRET_ENV, ConfigError, NodeConfig
 from cluster.node.clock import TIME_SCALE_MAX, TIME_SCALE_MIN
 from cluster.node.heartbeat import Heartbeats
 from cluster.node.http import HttpServer, Router
 from cluster.node.lifecycle import stop_on_signals, watch_parent
 from cluster.node.load import LoadGenerator
+from cluster.node.neighbours import NeighbourCommands, neighbour_problems
 from cluster.node.node import Node
+from cluster.node.raft_setup import raft_tasks, start_raft
+from cluster.node.routing import Routing
 from cluster.node.status import add_status_route
+from cluster.node.trace import Tracer
 from cluster.schema.control import SetTimeScale
 
 log = logging.getLogger("cluster.node")
@@ -76,6 +80,23 @@ def validate_node_config(config: NodeConfig) -> NodeConfig:
     for peer in config.peers:
         need(peer.node != config.node, f"node {config.node} lists itself as a peer")
         need(isinstance(peer.port, int) and 0 < peer.port <= 65535, f"bad port for {peer.node}")
+    need(
+        isinstance(config.routing_tick_ms, int) and 1 <= config.routing_tick_ms <= 1000,
+        "routing_tick_ms must be an integer between 1 and 1000",
+    )
+    need(
+        config.routing in ROUTING_PROTOCOLS,
+        f"routing must be one of {', '.join(ROUTING_PROTOCOLS)}, got {config.routing!r}",
+    )
+    book = {peer.node: peer for peer in config.peers}
+    neighbours = config.neighbours()
+    need(
+        len({n.peer for n in neighbours}) == len(neighbours),
+        "links: a neighbour is listed twice",
+    )
+    for neighbour in neighbours:
+        problems = neighbour_problems(config.node, neighbour, book)
+        need(not problems, f"links: {'; '.join(problems)}")
     return config
 
 
@@ -98,17 +119,23 @@ async def serve(config: NodeConfig, secret: bytes) -> int:
     # reproducible; core logic gets its own seeded Random when it arrives.
     node = Node(config, secret, random.Random())
     heartbeats = Heartbeats(node)
+    routing = Routing(node)
+    Tracer(node)
+    NeighbourCommands(node)
     load = LoadGenerator(node)
     node.on_command(SetTimeScale, lambda command: node.clock.set_time_scale(command.time_scale))
     router = Router()
-    add_status_route(router, node, heartbeats)
+    add_status_route(router, node, heartbeats, routing)
+    raft = start_raft(node, config, router, heartbeats.last_heartbeat_ms)
     http = HttpServer(router)
     stop_on_signals(node.stopping)
     try:
         await node.start()
         await http.start(config.host, config.client_port)
         node.spawn(heartbeats.run(), "heartbeats")
+        node.spawn(routing.run(), "routing")
         node.spawn(load.run(), "load")
+        raft_tasks(node, raft)
         node.spawn(node.report_counters(), "counters")
         node.spawn(watch_parent(node.stopping), "parent")
         log.info(
@@ -125,6 +152,7 @@ async def serve(config: NodeConfig, secret: bytes) -> int:
     finally:
         await http.close()
         await node.close()
+        raft.close()
     return node.exit_code
 
 

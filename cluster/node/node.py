@@ -1,13 +1,26 @@
 """One node: its links, its message handlers, its counters and its telemetry.
 
 This is the seam the protocol layers build on. ``send(dst, body)`` wraps a
-body in an ``Envelope`` with the next sequence number and puts it on the link
-to the next hop; ``on(MessageType, handler)`` registers who handles a received
-body. Every frame sent, received or dropped is counted and reported as a
-telemetry event, so the dashboard sees each message move.
+body in an ``Envelope`` with the next sequence number and hands it to the
+next hop that the node's forwarding table names; ``on(MessageType, handler)``
+registers who handles a received body. Every frame sent, received, forwarded
+or dropped is counted and reported as a telemetry event, so the dashboard
+sees each message move along its real path.
 
-Routing is one hop for now: a destination that is not this node and not a
-neighbour is dropped as ``no_route``. The routing layer replaces ``next_hop``.
+Two ways to send, as in a real network stack:
+
+* ``send(dst, body)``: to any node. If ``dst`` is not a neighbour, each node
+  on the way forwards the message by *its own* table (``table.decide``),
+  spending one unit of the envelope's hop budget (TTL) per hop. No route:
+  dropped as ``no_route``; budget spent: ``ttl``. Raft, files and chatter use
+  this.
+* ``send_link(peer, body)``: one hop on the link to neighbour ``peer``, never
+  forwarded. Routing's own messages and heartbeats use it: they are about
+  the link itself, and they must work before any route exists.
+
+The node keeps connections only to its topology neighbours (``neighbours``);
+``apply_links`` changes that set while running, and ``watch_links`` tells
+the routing layer about every change.
 """
 
 from __future__ import annotations
@@ -17,19 +30,22 @@ import collections
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from cluster.config import NodeConfig
+from cluster.config import NeighbourLink, NodeConfig
+from cluster.core.routing.forwarding import Deliver, Forward, ForwardingTable
 from cluster.node.clock import ScaledClock, wall_ms
-from cluster.node.link import OutgoingLink
+from cluster.node.link import OutgoingLink, Written
 from cluster.node.peer_server import PeerServer
+from cluster.node.shaping import Shaper, Shaping
 from cluster.node.telemetry import Telemetry
 from cluster.schema.codec import encode_frame
 from cluster.schema.messages import Envelope, Hello, encode_envelope
 from cluster.schema.telemetry import (
     BadFrame,
     Counters,
+    LinkConfig,
     LinkUp,
     MsgDropped,
     MsgReceived,
@@ -42,6 +58,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MessageHandler = Callable[[Envelope], None]
 CommandHandler = Callable[[Any], None]
+# Called for every envelope of its type that this node originates or receives,
+# *instead of* the forwarding decision (a trace probe records its hop first).
+TransitHook = Callable[[Envelope], None]
+# (peer, change) with change one of LINK_CHANGES, for the routing layer.
+LinkWatcher = Callable[[str, str], None]
+LINK_CHANGES = ("added", "removed", "cost", "up", "down")
 
 # Hello goes first on every connection and is not a message of the protocol;
 # it takes sequence number 0 so that real messages start at 1.
@@ -61,6 +83,8 @@ class Node:
         self._seq = HELLO_SEQ
         self._handlers: dict[type[Any], MessageHandler] = {}
         self._command_handlers: dict[type[Any], CommandHandler] = {}
+        self._transit: dict[type[Any], TransitHook] = {}
+        self._link_watchers: list[LinkWatcher] = []
         self._tasks: set[asyncio.Task[None]] = set()
         # Set by a signal, by the parent's death or by a crashed task.
         self.stopping = asyncio.Event()
@@ -76,19 +100,33 @@ class Node:
             on_bad_frame=self.on_bad_frame,
             rng=rng,
         )
+        # Forwarding decisions; the routing layer installs every new table.
+        self.table = ForwardingTable.of(self.id, {})
+        # Loss draws come from the run's seed, so a lossy run is repeatable per node.
+        self.loss_rng = random.Random(f"{config.seed}/{self.id}/loss")
+        self.address_book = {peer.node: peer for peer in config.peers}
+        self.neighbours: dict[str, NeighbourLink] = {}
         self.links: dict[str, OutgoingLink] = {}
-        for peer in config.peers:
-            hello = Envelope(self.id, peer.node, HELLO_SEQ, Hello(self.id, config.run_id))
-            hello_frame = encode_frame(secret, encode_envelope(hello))
-            self.links[peer.node] = OutgoingLink(peer, hello_frame, self, rng)
-        self.server = PeerServer(config.run_id, secret, set(self.links), self)
+        self._link_tasks: dict[str, asyncio.Task[None]] = {}
+        # Shared with the server: only current neighbours may open a stream to us.
+        self._known_peers: set[str] = set()
+        self.server = PeerServer(config.run_id, secret, self._known_peers, self)
+        self._started = False
+        for neighbour in config.neighbours():
+            self._add_link(neighbour)
 
     # -- the seam for protocol layers ------------------------------------
 
     def send(self, dst: str, body: Any) -> None:
-        """Send ``body`` to node ``dst``; never blocks, a failure is a counted drop."""
+        """Send ``body`` to node ``dst`` along the routes; never blocks, a failure is
+        a counted drop."""
         self._seq += 1
-        self.route(Envelope(self.id, dst, self._seq, body))
+        self.forward(Envelope(self.id, dst, self._seq, body), local=True)
+
+    def send_link(self, peer: str, body: Any) -> None:
+        """Send ``body`` one hop to neighbour ``peer``, whatever the routes say."""
+        self._seq += 1
+        self.put_on_link(peer, Envelope(self.id, peer, self._seq, body))
 
     def on(self, message_type: type[T], handler: Callable[[Envelope], None]) -> None:
         """Call ``handler(envelope)`` for every received body of ``message_type``."""
@@ -102,28 +140,45 @@ class Node:
             raise ValueError(f"{self.id}: a handler for {command_type.__name__} exists")
         self._command_handlers[command_type] = handler
 
+    def on_transit(self, message_type: type[T], hook: Callable[[Envelope], None]) -> None:
+        """Let ``hook(envelope)`` decide what happens to every ``message_type`` envelope
+        this node originates or receives (it may record the hop, then forward)."""
+        if message_type in self._transit:
+            raise ValueError(f"{self.id}: a transit hook for {message_type.__name__} exists")
+        self._transit[message_type] = hook
+
+    def watch_links(self, watcher: Callable[[str, str], None]) -> None:
+        """Call ``watcher(peer, change)`` on every change of a neighbour (LINK_CHANGES)."""
+        self._link_watchers.append(watcher)
+
     def emit(self, event: Any) -> None:
         self.telemetry.emit(event)
 
     def next_hop(self, dst: str) -> str | None:
-        return dst if dst in self.links else None
+        return self.table.next_hop(dst)
+
+    def set_table(self, table: ForwardingTable) -> None:
+        self.table = table
 
     def connected_peers(self) -> list[str]:
         return [peer for peer, link in self.links.items() if link.connected]
 
-    def spawn(self, coro: Any, name: str) -> None:
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
         """Run a background task owned by the node (cancelled on shutdown)."""
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     # -- lifecycle --------------------------------------------------------
 
     async def start(self) -> None:
         await self.server.start(self.config.host, self.config.peer_port)
         self.spawn(self.telemetry.run(), "telemetry")
-        for peer, link in self.links.items():
-            self.spawn(link.run(), f"link-{peer}")
+        self._started = True
+        for peer in self.links:
+            self._start_link(peer)
+        self.emit(self.link_config_event())
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -141,19 +196,98 @@ class Node:
         snapshot["telemetry_dropped"] = self.telemetry.dropped_total
         return Counters(self.id, wall_ms(), snapshot)
 
-    # -- routing and delivery ---------------------------------------------
+    # -- neighbours ---------------------------------------------------------
 
-    def route(self, env: Envelope) -> None:
-        if env.dst == self.id:
-            asyncio.get_running_loop().call_soon(self._dispatch, env)
+    def apply_links(self, wanted: Iterable[NeighbourLink]) -> None:
+        """Make ``wanted`` the node's neighbour set: connect, disconnect, re-shape.
+
+        The caller has checked the values (neighbours.py); a peer missing
+        from the address book is a caller bug.
+        """
+        by_peer = {n.peer: n for n in wanted}
+        for peer in [p for p in self.neighbours if p not in by_peer]:
+            self._remove_link(peer)
+            self._notify(peer, "removed")
+        for peer, neighbour in by_peer.items():
+            old = self.neighbours.get(peer)
+            if old is None:
+                self._add_link(neighbour)
+                if self._started:
+                    self._start_link(peer)
+                self._notify(peer, "added")
+            elif old != neighbour:
+                self.neighbours[peer] = neighbour
+                self.links[peer].shaper.set_shaping(_shaping(neighbour))
+                if old.cost != neighbour.cost:
+                    self._notify(peer, "cost")
+        self.emit(self.link_config_event())
+
+    def link_config_event(self) -> LinkConfig:
+        links = {}
+        for peer, n in sorted(self.neighbours.items()):
+            entry = n.to_dict()
+            del entry["peer"]
+            links[peer] = entry
+        return LinkConfig(self.id, wall_ms(), links)
+
+    def _add_link(self, neighbour: NeighbourLink) -> None:
+        peer = neighbour.peer
+        addr = self.address_book[peer]
+        hello = Envelope(self.id, peer, HELLO_SEQ, Hello(self.id, self.config.run_id))
+        hello_frame = encode_frame(self.secret, encode_envelope(hello))
+        shaper = Shaper(_shaping(neighbour), self.loss_rng, lambda: self.clock.time_scale)
+        self.neighbours[peer] = neighbour
+        self.links[peer] = OutgoingLink(addr, hello_frame, self, self.rng, shaper)
+        self._known_peers.add(peer)
+
+    def _start_link(self, peer: str) -> None:
+        self._link_tasks[peer] = self.spawn(self.links[peer].run(), f"link-{peer}")
+
+    def _remove_link(self, peer: str) -> None:
+        del self.neighbours[peer]
+        del self.links[peer]
+        self._known_peers.discard(peer)
+        task = self._link_tasks.pop(peer, None)
+        if task is not None:
+            task.cancel()  # its teardown drops what was queued, as link_lost
+        self.server.disconnect(peer)
+
+    def _notify(self, peer: str, change: str) -> None:
+        for watcher in self._link_watchers:
+            watcher(peer, change)
+
+    # -- forwarding and delivery -------------------------------------------
+
+    def forward(self, env: Envelope, local: bool = False) -> None:
+        """Deliver, forward or drop ``env`` by this node's table (``local``: we made it)."""
+        hook = self._transit.get(type(env.body))
+        if hook is not None:
+            hook(env)
             return
-        hop = self.next_hop(env.dst)
-        if hop is None:
-            self.on_dropped(env, "no_route")
-            return
-        reason = self.links[hop].enqueue(env, encode_frame(self.secret, encode_envelope(env)))
+        decision = self.table.decide(env.dst, env.ttl)
+        if isinstance(decision, Forward):
+            self.put_on_link(
+                decision.next_hop, Envelope(env.src, env.dst, env.seq, env.body, decision.ttl)
+            )
+        elif isinstance(decision, Deliver):
+            if local:  # never re-enter the sender's own code from inside send()
+                asyncio.get_running_loop().call_soon(self._dispatch, env)
+            else:
+                self._dispatch(env)
+        else:
+            self.on_dropped(env, decision.reason)
+
+    def put_on_link(self, peer: str, env: Envelope) -> str | None:
+        """Queue ``env`` on the link to neighbour ``peer``; the drop reason if it cannot be."""
+        link = self.links.get(peer)
+        reason = (
+            "no_link"
+            if link is None
+            else link.enqueue(env, encode_frame(self.secret, encode_envelope(env)))
+        )
         if reason is not None:
             self.on_dropped(env, reason)
+        return reason
 
     def _dispatch(self, env: Envelope) -> None:
         handler = self._handlers.get(type(env.body))
@@ -172,15 +306,16 @@ class Node:
     def on_link_state(self, peer: str, up: bool) -> None:
         self.counters["links_up" if up else "links_lost"] += 1
         self.emit(LinkUp(self.id, wall_ms(), peer, up))
+        self._notify(peer, "up" if up else "down")
 
-    def on_frames_written(self, peer: str, sent: list[tuple[Envelope, int]]) -> None:
-        t_ms = wall_ms()
+    def on_frames_written(self, peer: str, sent: list[Written]) -> None:
         node = self.id
         emit = self.telemetry.emit
         size_total = 0
-        for env, size_bytes in sent:
+        # t_ms is when the frame entered the link: an injected delay is part of its flight.
+        for env, size_bytes, queued_ms in sent:
             size_total += size_bytes
-            emit(MsgSent(node, t_ms, env.src, env.dst, env.seq, env.kind, peer, size_bytes))
+            emit(MsgSent(node, queued_ms, env.src, env.dst, env.seq, env.kind, peer, size_bytes))
         self.counters["frames_sent"] += len(sent)
         self.counters["bytes_sent"] += size_total
 
@@ -194,12 +329,7 @@ class Node:
         self.emit(
             MsgReceived(self.id, wall_ms(), env.src, env.dst, env.seq, env.kind, frm, size_bytes)
         )
-        if env.dst == self.id:
-            self._dispatch(env)
-        elif env.ttl <= 1:
-            self.on_dropped(env, "ttl")
-        else:
-            self.route(env.hop())
+        self.forward(env)
 
     def on_bad_frame(self, peer: str, reason: str) -> None:
         self.counters[f"bad_frame_{reason}"] += 1
@@ -238,3 +368,9 @@ class Node:
             log.error("%s: task %s failed", self.id, task.get_name(), exc_info=task.exception())
             self.exit_code = 1
             self.stopping.set()
+
+
+def _shaping(neighbour: NeighbourLink) -> Shaping:
+    return Shaping(
+        neighbour.latency_ms, neighbour.jitter_ms, neighbour.loss, neighbour.bandwidth_mbps
+    )

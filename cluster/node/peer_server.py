@@ -52,7 +52,7 @@ class PeerServer:
     ) -> None:
         self._run_id = run_id
         self._secret = secret
-        self._known_peers = known_peers
+        self._known_peers = known_peers  # the node's own set: it changes with the topology
         self._listener = listener
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
@@ -62,6 +62,16 @@ class PeerServer:
         # reuse_address: a restarted node takes back its port while the old
         # connections linger in TIME_WAIT.
         self._server = await asyncio.start_server(self._handle, host, port, reuse_address=True)
+
+    def disconnect(self, peer: str) -> None:
+        """Close the stream ``peer`` opened to us: it is no longer a neighbour.
+
+        Its reconnection attempts are then refused (``unknown_peer``) for as
+        long as ``peer`` is missing from the known set the node keeps.
+        """
+        writer = self._by_peer.pop(peer, None)
+        if writer is not None:
+            writer.close()
 
     async def close(self) -> None:
         if self._server is not None:

@@ -45,3 +45,62 @@ class SetLoad:
     """
 
     msgs_per_s: int
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class SetLinks:
+    """Replace the node's whole neighbour set (a topology edit, or a node that restarted).
+
+    Each entry is ``{"peer", "cost", "latency_ms", "jitter_ms", "loss",
+    "bandwidth_mbps"}``; ``cost`` None: the link points towards this node, so
+    it carries control messages only. A peer missing from the list is no
+    longer a neighbour: its connections are closed.
+    """
+
+    links: list[dict[str, Any]]
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class SetLink:
+    """Add, change (``up`` True) or cut (``up`` False) the node's link to ``peer``."""
+
+    peer: str
+    up: bool
+    cost: int | None
+    latency_ms: float
+    jitter_ms: float
+    loss: float
+    bandwidth_mbps: float
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class StartTrace:
+    """Send a TraceProbe from this node to ``target``; the result comes back as TraceResult."""
+
+    probe_id: int
+    target: str
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class AddPeer:
+    """Learn the address of a new member ``peer`` (``host``:``port``) and link to it.
+
+    Sent to every node when the launcher adds a node process, before the
+    membership change is proposed, so the leader can replicate to it at once.
+    """
+
+    peer: str
+    host: str
+    port: int
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class RemovePeer:
+    """Forget member ``peer``: close the links to it (sent once its removal committed)."""
+
+    peer: str

@@ -121,6 +121,153 @@ class Counters:
     counters: dict[str, int]
 
 
+@event
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """``node``'s forwarding table after a change, or when its ``converged`` belief flips.
+
+    ``table`` is ``{dst: {"next_hop", "cost"}}`` as the node forwards by it now;
+    ``algorithm`` names how it was built; ``changes`` are the diff's lines
+    (``n3: n2/2 → n4/5``). ``converged`` is the node's local belief (no change
+    for a while); the backend's global check compares with Floyd-Warshall.
+    """
+
+    node: str
+    t_ms: float
+    algorithm: str
+    table: dict[str, dict[str, Any]]
+    converged: bool
+    changes: list[str]
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    """The links ``node`` applies now: ``{peer: {cost, latency_ms, jitter_ms, loss,
+    bandwidth_mbps}}`` (cost None: data may not flow from ``node`` to ``peer``).
+
+    Sent at start and after every edit, so the dashboard can show configured
+    values next to the measured ones (LinkRtt).
+    """
+
+    node: str
+    t_ms: float
+    links: dict[str, dict[str, Any]]
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class TraceResult:
+    """A trace probe started at ``node`` came back: the hops it really took.
+
+    ``hops`` are ``[node, cost to target or -1, t_ms]`` per node visited, in
+    order; ``reached`` is False when a node had no route (``reason`` says why).
+    """
+
+    node: str
+    t_ms: float
+    probe_id: int
+    target: str
+    hops: list[list[Any]]
+    reached: bool
+    reason: str
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class RaftState:
+    """``node``'s Raft state: sent at once on a role, term, leader or voters change,
+    otherwise at most every ~100 ms while something changed.
+
+    ``log_length`` is the last log index (entries before ``snapshot_index``
+    live only in the snapshot). ``election_elapsed_ticks`` of
+    ``election_timeout_ticks`` is how far the election timer has run (a
+    leader's is its check-quorum timer). ``fsync`` is ``always`` or ``off``.
+    """
+
+    node: str
+    t_ms: float
+    role: str
+    term: int
+    vote: str | None
+    leader: str | None
+    commit_index: int
+    last_applied: int
+    log_length: int
+    snapshot_index: int
+    voters: list[str]
+    election_elapsed_ticks: int
+    election_timeout_ticks: int
+    fsync: str
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class LogAppended:
+    """Entries written to ``node``'s log from ``first_index`` on (durably, before any ack).
+
+    Writing from ``first_index`` replaces whatever the log held there: a
+    ``first_index`` at or below the previous last index means a truncation.
+    ``entries`` are the last few written (a bounded tail), each
+    ``[index, term, kind, text]``, kind ``normal``, ``noop`` or ``config``.
+    """
+
+    node: str
+    t_ms: float
+    first_index: int
+    entries: list[list[Any]]
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class SnapshotSaved:
+    """``node`` wrote a snapshot as of ``index``/``term`` (``source`` ``compact``: its own
+    log compaction; ``leader``: installed from the leader's InstallSnapshot)."""
+
+    node: str
+    t_ms: float
+    index: int
+    term: int
+    size_bytes: int
+    source: str
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """A client request reached ``node`` (``via`` "http" from a client, or the node
+    that forwarded it); ``request_id`` follows it to its ``ClientReply``."""
+
+    node: str
+    t_ms: float
+    request_id: str
+    op: str
+    key: str
+    consistency: str
+    via: str
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class ClientReply:
+    """``node`` answered request ``request_id`` with HTTP ``status`` after ``latency_ms``.
+
+    ``index``/``term``: where a write committed (0 for reads and failures);
+    ``error``: why it failed, empty on success.
+    """
+
+    node: str
+    t_ms: float
+    request_id: str
+    op: str
+    key: str
+    status: int
+    index: int
+    term: int
+    latency_ms: float
+    error: str
+
+
 def encode_batch(node: str, dropped_total: int, events: list[Any]) -> bytes:
     """One telemetry frame body: the sender, its lifetime drop count, the events."""
     return pack([node, dropped_total, [TELEMETRY.to_list(e) for e in events]])

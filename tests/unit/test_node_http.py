@@ -186,3 +186,22 @@ def test_router_refuses_ambiguous_routes() -> None:
         router.add("DELETE", "/kv/<name>", handler)
     with pytest.raises(ValueError, match="final"):
         router.add("GET", "/kv/<key>/versions", handler)
+
+
+def test_idle_and_slow_body_connections_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One sweep closes every connection whose read is overdue (no timer per request).
+    monkeypatch.setattr("cluster.node.http.IDLE_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("cluster.node.http.BODY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("cluster.node.http.DEADLINE_SWEEP_S", 0.05)
+
+    async def scenario(port: int) -> None:
+        idle_reader, _idle_writer = await asyncio.open_connection("127.0.0.1", port)
+        slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port)
+        slow_writer.write(b"PUT /kv/a HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        await slow_writer.drain()
+        # The server closes both: reads end with EOF well before the scenario's timeout.
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""
+        answer = await asyncio.wait_for(slow_reader.read(), 5)
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 400")
+
+    run_with_server(scenario)

@@ -29,7 +29,7 @@ would ignore its new advertisements until the old ones aged out.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cluster.core.routing.dijkstra import dijkstra
@@ -48,11 +48,34 @@ class LinkStateConfig:
     lsa_refresh_ticks: int = 600
     lsa_max_age_ticks: int = 1800  # three refreshes may be lost before a live LSA expires
     converged_after_ticks: int = 50  # quiet this long: the node believes it has converged
+    # OSPF's MinLSInterval (RFC 2328 §12.4): at most one new LSA of our own per
+    # this many ticks; changes in between are folded into the next one. 0: at once.
+    # Bad news is exempt: a link that went down or was removed is advertised at
+    # once, or the others would keep routing into it (a loop or a black hole);
+    # only good news waits, which is what a network starting up is made of.
+    min_lsa_interval_ticks: int = 0
+    # Flooding reduction for dense networks: an LSA is never passed to a
+    # neighbour that its origin lists as heard, because the origin sends its
+    # LSA to exactly those neighbours itself (when it originates it, and in its
+    # database when they come up); and a newcomer gets the database from one
+    # neighbour of its part of the network, not from all (see _dump_to). In a
+    # full mesh of n nodes a flood then costs n − 1 messages instead of about
+    # n². A copy lost on the way is repaired by the origin's next refresh
+    # instead of by a duplicate.
+    flood_reduction: bool = False
+    # OSPF's SPF hold time: Dijkstra runs at most once per this many ticks,
+    # however many LSAs arrive in between (a 50-node network starting up
+    # delivers thousands). 0: after every change, at once.
+    spf_interval_ticks: int = 0
 
     def validate(self) -> LinkStateConfig:
         for name in self.__dataclass_fields__:
+            if name in ("min_lsa_interval_ticks", "flood_reduction", "spf_interval_ticks"):
+                continue
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1 tick")
+        if self.min_lsa_interval_ticks < 0 or self.spf_interval_ticks < 0:
+            raise ValueError("min_lsa_interval_ticks and spf_interval_ticks must not be negative")
         if self.dead_interval_ticks <= self.hello_interval_ticks:
             raise ValueError("dead_interval_ticks must be longer than hello_interval_ticks")
         if self.lsa_max_age_ticks <= self.lsa_refresh_ticks:
@@ -93,6 +116,10 @@ class LinkStateRouter:
         self._next_hello_tick = 1 + rng.randrange(self._config.hello_interval_ticks)
         self._next_refresh_tick = self._config.lsa_refresh_ticks
         self._own_dirty = True  # the first call originates our first LSA
+        self._last_origination_tick: int | None = None
+        self._last_spf_tick: int | None = None
+        self._own_links_changed = False
+        self._bad_news = False  # a link of ours went down: advertise without waiting
         self._db_dirty = False
         self._table = ForwardingTable.of(node, {})
         self._last_change_tick = 0
@@ -177,6 +204,7 @@ class LinkStateRouter:
         elif nb.cost != cost:
             nb.cost = cost
             self._own_dirty |= nb.up
+            self._own_links_changed = True  # recompute at once (see _spf)
             self._notes.add(f"cost to {peer} is now {cost}")
         return self._finish()
 
@@ -184,6 +212,8 @@ class LinkStateRouter:
         nb = self._neighbours.pop(peer, None)
         if nb is not None:
             self._own_dirty |= nb.up
+            self._bad_news |= nb.up
+            self._own_links_changed = True  # recompute at once (see _spf)
             self._notes.add(f"link to {peer} removed")
         return self._finish()
 
@@ -216,15 +246,35 @@ class LinkStateRouter:
         if two_way and not nb.up:
             nb.up = True
             self._own_dirty = True
+            self._own_links_changed = True  # recompute at once (see _spf)
             self._notes.add(f"{frm} up (two-way hello)")
             # Tell it at once that we hear it, and hand over our whole database.
             self._sends.append(Send(frm, self._hello()))
-            for stored in self._db.values():
-                self._sends.append(Send(frm, self._copy(stored)))
+            for origin, stored in self._db.items():
+                if origin == self._node or self._dump_to(frm, msg.heard, stored.lsa):
+                    self._sends.append(Send(frm, self._copy(stored)))
         elif not two_way:
             if nb.up:
                 self._set_down(frm, "its hello no longer lists us (restarted?)")
             self._sends.append(Send(frm, self._hello()))  # so it can hear us too
+
+    def _dump_to(self, peer: str, peer_heard: list[str], lsa: LinkStateAdvert) -> bool:
+        """Whether a new neighbour needs this LSA from us in the database exchange.
+
+        Always, without flooding reduction. With it: not if the origin lists
+        the neighbour as heard (the origin sends it itself), and not if we and
+        the neighbour already share an up neighbour with a smaller name than
+        ours: the neighbour is then in our part of the network, and that one
+        hands it the database (in a full mesh, one dump per newcomer instead
+        of one from every neighbour).
+        """
+        if not self._config.flood_reduction:
+            return True
+        if peer in lsa.heard:
+            return False
+        common = set(peer_heard) & {p for p, n in self._neighbours.items() if n.up}
+        common -= {peer, self._node}
+        return not common or self._node < min(common)
 
     def _on_lsa(self, frm: str, msg: LinkStateAdvert) -> None:
         if not (
@@ -251,11 +301,13 @@ class LinkStateRouter:
                 return
             lsa = LinkStateAdvert(msg.origin, msg.seq, 0, dict(msg.neighbours), list(msg.heard))
             self._install(lsa, msg.age_ticks)
-            self._flood(self._db[msg.origin], exclude=frm)
+            skip = msg.heard if self._config.flood_reduction else ()
+            self._flood(self._db[msg.origin], exclude=frm, skip=skip)
         elif msg.seq < stored.lsa.seq:
             self._sends.append(Send(frm, self._copy(stored)))  # it is behind: catch it up
 
     def _originate(self) -> None:
+        self._last_origination_tick = self._now_ticks
         self._seq += 1
         up = [p for p, n in self._neighbours.items() if n.up]
         costs = {p: c for p in up if (c := self._neighbours[p].cost) is not None}
@@ -273,9 +325,12 @@ class LinkStateRouter:
             self._db_dirty = True
         self._db[lsa.origin] = _Stored(lsa, age_ticks)
 
-    def _flood(self, stored: _Stored, exclude: str | None) -> None:
+    def _flood(
+        self, stored: _Stored, exclude: str | None, skip: Iterable[str] = ()
+    ) -> None:
+        skipped = set(skip)
         for peer, nb in self._neighbours.items():
-            if nb.up and peer != exclude:
+            if nb.up and peer != exclude and peer not in skipped:
                 self._sends.append(Send(peer, self._copy(stored)))
 
     def _spf(self) -> ForwardingTable:
@@ -289,6 +344,15 @@ class LinkStateRouter:
                 back = self._db.get(peer)
                 if back is not None and origin in back.lsa.heard:
                     arcs[peer] = cost
+        # Our own links as they are now, not as our last LSA said: that LSA
+        # may be held back by min_lsa_interval_ticks, and a link we know is
+        # down must not carry one more message meanwhile.
+        own = graph.setdefault(self._node, {})
+        own.clear()
+        for peer, nb in self._neighbours.items():
+            back = self._db.get(peer)
+            if nb.up and nb.cost is not None and back is not None and self._node in back.lsa.heard:
+                own[peer] = nb.cost
         paths = dijkstra(graph, self._node)
         routes = {
             dst: Route(paths.first_hop[dst], d)
@@ -308,6 +372,8 @@ class LinkStateRouter:
     def _set_down(self, peer: str, why: str) -> None:
         self._neighbours[peer].up = False
         self._own_dirty = True
+        self._bad_news = True
+        self._own_links_changed = True  # recompute at once (see _spf)
         self._notes.add(f"{peer} down: {why}")
 
     def _reject(self, why: str) -> None:
@@ -316,13 +382,27 @@ class LinkStateRouter:
 
     def _finish(self) -> RoutingOutput:
         """Originate and recompute at most once per call, then hand the results out."""
-        if self._own_dirty:
+        last = self._last_origination_tick
+        if self._own_dirty and (
+            self._bad_news
+            or last is None
+            or self._now_ticks - last >= self._config.min_lsa_interval_ticks
+        ):
             self._own_dirty = False
+            self._bad_news = False
             self._originate()
         table = None
         changes: tuple[RouteChange, ...] = ()
-        if self._db_dirty:
+        last_spf = self._last_spf_tick
+        spf_due = last_spf is None or (
+            self._now_ticks - last_spf >= self._config.spf_interval_ticks
+        )
+        # A change of our own links skips the SPF hold time: a link we know is
+        # down must not carry one more message.
+        if self._own_links_changed or (self._db_dirty and spf_due):
+            self._own_links_changed = False
             self._db_dirty = False
+            self._last_spf_tick = self._now_ticks
             self._last_change_tick = self._now_ticks
             new = self._spf()
             if new != self._table:
