@@ -31,7 +31,7 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO
 
-from backend import api, control, faults, socket_events, static, topology_api
+from backend import api, control, faults, kv_api, socket_events, static, topology_api
 from backend.errors import register_error_handlers
 from backend.hub import Hub
 from backend.packet import JsonOnlyPacket
@@ -41,7 +41,7 @@ from cluster.config import ClusterConfig
 socketio = SocketIO()
 socket_events.register(socketio)
 
-BLUEPRINTS = (api.bp, faults.bp, control.bp, topology_api.bp, static.bp)
+BLUEPRINTS = (api.bp, faults.bp, control.bp, topology_api.bp, kv_api.bp, static.bp)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

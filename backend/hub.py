@@ -15,6 +15,16 @@ arrived to every browser over Socket.IO:
 Watching must never slow the cluster down, and a slow browser must not make
 the hub grow without bound: past ``OUTBOX_EVENTS_LIMIT`` undelivered events,
 the oldest are dropped and counted in ``hub_dropped``, which the page shows.
+Buffers are also sized in time: a traffic event (``SHEDDABLE_EVENTS``) older
+than ``MAX_SHEDDABLE_AGE_MS`` when its tick comes is dropped and counted the
+same way, so overload shows as counted drops, not as seconds of lag.
+
+Flow control per browser: a page acknowledges every ``events`` batch once it
+has handled it (``events_ack``). A page with ``MAX_EVENT_BATCHES_IN_FLIGHT``
+unacknowledged batches is skipped (the batch counts in ``hub_dropped``)
+instead of having more queued in front of it, because a queue there (the
+Socket.IO writer's, the kernel's socket buffers) is only seconds of lag that
+no counter shows. A client that never acknowledges is not flow-controlled.
 """
 
 from __future__ import annotations
@@ -30,7 +40,15 @@ from backend.services import ProcessStatus
 from backend.telemetry_server import TelemetryServer
 from backend.view import ClusterView
 from cluster.schema.control import encode_command
-from cluster.schema.telemetry import TELEMETRY, Counters, LinkRtt, LinkUp, MsgReceived, NodeUp
+from cluster.schema.telemetry import (
+    SHEDDABLE_EVENT_NAMES,
+    TELEMETRY,
+    Counters,
+    LinkRtt,
+    LinkUp,
+    MsgReceived,
+    NodeUp,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +63,13 @@ OUTBOX_EVENTS_LIMIT = 10_000
 # About a second at full rate or many minutes of a quiet cluster: enough for
 # GET /api/events to show what just happened, a few MB of memory at most.
 HISTORY_EVENTS_LIMIT = 20_000
+# Of the 250 ms event-to-page budget, what an event may have used before the
+# hub emits it; the rest is for JSON, the WebSocket and the page. Older
+# traffic events are dropped (and counted in hub_dropped) instead of sent late.
+MAX_SHEDDABLE_AGE_MS = 200.0
+# Batches sent to one page and not yet acknowledged. Three 40 ms ticks cover
+# a normal round trip to a page that keeps up; more would only queue.
+MAX_EVENT_BATCHES_IN_FLIGHT = 3
 
 _VIEW_EVENTS = frozenset({NodeUp, LinkUp, LinkRtt, Counters})
 
@@ -88,6 +113,10 @@ class Hub:
         # Other parts of the backend that read telemetry (routing tables, traces).
         self._listeners: list[Callable[[str, list[Any]], None]] = []
         self._browsers = 0  # open Socket.IO connections
+        # sid -> events batches sent but not yet acknowledged, for pages that ack
+        self._unacked: dict[str, int] = {}
+        self._acking: set[str] = set()  # sids that have acknowledged at least once
+        self._events_seq = 0
         self._stopping = threading.Event()
         self._task: Any = None
 
@@ -162,13 +191,24 @@ class Hub:
     def _on_disconnect(self, node: str) -> None:
         self.view.on_disconnect(node)
 
-    def browser_connected(self) -> None:
+    def browser_connected(self, sid: str | None = None) -> None:
         with self._lock:
             self._browsers += 1
+            if sid is not None:
+                self._unacked[sid] = 0
 
-    def browser_disconnected(self) -> None:
+    def browser_disconnected(self, sid: str | None = None) -> None:
         with self._lock:
             self._browsers = max(0, self._browsers - 1)
+            if sid is not None:
+                self._unacked.pop(sid, None)
+                self._acking.discard(sid)
+
+    def browser_acked(self, sid: str) -> None:
+        """A page has handled one more ``events`` batch (acks arrive in order)."""
+        with self._lock:
+            self._acking.add(sid)
+            self._unacked[sid] = max(0, self._unacked.get(sid, 0) - 1)
 
     # -- commands to nodes -------------------------------------------------
 
@@ -233,9 +273,45 @@ class Hub:
         if self.view.take_changes(details_too=due_stats):
             socketio.emit("view", self.view.to_dict())
         if batch and watched:  # encoding 800 events for nobody is a waste of a core
-            socketio.emit("events", {"events": batch, "t_ms": time.time() * 1000.0})
+            now_ms = time.time() * 1000.0
+            batch = self._shed_stale(batch, now_ms)
+            if batch:
+                self._emit_events(socketio, batch, now_ms)
         if due_stats:
             socketio.emit("stats", self._take_stats(window_s))
+
+    def _emit_events(self, socketio: Emitter, batch: list[dict[str, Any]], now_ms: float) -> None:
+        with self._lock:
+            behind = [
+                sid
+                for sid in self._acking
+                if self._unacked.get(sid, 0) >= MAX_EVENT_BATCHES_IN_FLIGHT
+            ]
+            if behind and len(behind) >= len(self._unacked):
+                # Nobody can take it now: keep it for the next tick, where it
+                # is sent or, once stale, shed and counted.
+                self._outbox[:0] = batch
+                return
+            self._hub_dropped += len(batch) * len(behind)
+            for sid in self._unacked:
+                if sid not in behind:
+                    self._unacked[sid] += 1
+            self._events_seq += 1
+            seq = self._events_seq
+        payload = {"events": batch, "t_ms": now_ms, "seq": seq}
+        if behind:
+            socketio.emit("events", payload, skip_sid=behind)
+        else:
+            socketio.emit("events", payload)
+
+    def _shed_stale(self, batch: list[dict[str, Any]], now_ms: float) -> list[dict[str, Any]]:
+        cutoff_ms = now_ms - MAX_SHEDDABLE_AGE_MS
+        shed = SHEDDABLE_EVENT_NAMES
+        kept = [e for e in batch if e["t_ms"] >= cutoff_ms or e["type"] not in shed]
+        if len(kept) < len(batch):
+            with self._lock:
+                self._hub_dropped += len(batch) - len(kept)
+        return kept
 
     def _take_stats(self, window_s: float) -> dict[str, Any]:
         with self._lock:

@@ -7,7 +7,7 @@ adds or removes a node (members.py) and needs the instructor token, like
 every action that changes the cluster's shape. ``/api/raft`` gives a page
 that connects late every node's Raft state and log tail at once.
 
-docs/api-kv.md is the reference for these endpoints.
+docs/api-backend-kv.md is the reference for these endpoints.
 """
 
 from __future__ import annotations

@@ -62,16 +62,18 @@ def routing() -> RoutingServices:
 
 
 def _states() -> dict[str, str]:
-    view = services().hub.view
+    found = services()
+    view = found.hub.view
     states = {}
-    for node in routing().state.topology.nodes:
+    members = set(found.launcher.node_ids()) if found.launcher is not None else set()
+    for node in sorted(set(routing().state.topology.nodes) | members):
         entry = view.node_dict(node)
         states[node] = entry["state"] if entry else "unknown"
     return states
 
 
 def _node_arg(value: Any, name: str) -> str:
-    nodes = routing().state.topology.nodes
+    nodes = sorted(_states(), key=lambda n: (len(n), n))
     if not isinstance(value, str) or value not in nodes:
         raise ApiError(400, f"{name} must be one of {', '.join(nodes)}, got {value!r}")
     return value

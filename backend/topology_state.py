@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cluster.config import ClusterConfig, NeighbourLink, neighbour_links
 from cluster.core.routing.distance_vector import RIP_INFINITY
 from cluster.core.routing.floyd_warshall import AllPairs, floyd_warshall
-from cluster.core.topology import LINK_FIELDS, Topology, TopologyError
+from cluster.core.topology import LINK_FIELDS, Link, Topology, TopologyError
 from cluster.schema.control import SetLink, SetLinks
 from cluster.schema.telemetry import NodeUp, RouteTable
 
@@ -64,6 +64,14 @@ class EditError(ValueError):
 
 
 @dataclass(frozen=True)
+class _Expected:
+    """Floyd-Warshall's answer for one active network, and each up node's row as a table."""
+
+    all_pairs: AllPairs
+    tables: dict[str, dict[str, dict[str, str | int]]]
+
+
+@dataclass(frozen=True)
 class Report:
     """What one node last said about its table."""
 
@@ -80,6 +88,29 @@ def link_key(directed: bool, a: str, b: str) -> tuple[str, str]:
 def _without(topology: Topology, drop: set[tuple[str, str]]) -> Topology:
     links = tuple(x for x in topology.links if link_key(topology.directed, x.a, x.b) not in drop)
     return Topology(topology.nodes, links, topology.directed)
+
+
+def with_members(topology: Topology, members: Iterable[str]) -> Topology:
+    """``topology`` plus nodes that joined the cluster later (backend/members.py).
+
+    The launcher gives a joined node a plain link (cost 1, nothing injected)
+    to every other node, and every other node one to it; so does this view.
+    """
+    extra = sorted(set(members) - set(topology.nodes))
+    if not extra:
+        return topology
+    nodes = (*topology.nodes, *extra)
+    links = list(topology.links)
+    seen: set[tuple[str, str]] = set()
+    for joined in extra:
+        for other in nodes:
+            pairs = [(joined, other), (other, joined)] if topology.directed else [(joined, other)]
+            for a, b in pairs:
+                key = link_key(topology.directed, a, b)
+                if a != b and key not in seen:
+                    seen.add(key)
+                    links.append(Link(a, b, latency_ms=0.0))
+    return Topology(nodes, tuple(links), topology.directed)
 
 
 def _fw_path(all_pairs: AllPairs, src: str, dst: str) -> list[str] | None:
@@ -108,9 +139,16 @@ class TopologyState:
         # Distance-vector cannot express a cost at or above its infinity metric.
         self.infinity = RIP_INFINITY if cluster.routing == "distance-vector" else None
         self._cut: set[tuple[str, str]] = set()
+        self._effective = self._topology  # without the cut links; recomputed per edit
+        # Bumped by every edit and every reported table: the caches below are
+        # keyed by them, so a 50-node view (1,225 links) costs nothing to
+        # rebuild when nothing changed.
+        self._version = 0
+        self._reports_version = 0
         self._reports: dict[str, Report] = {}
-        self._applied: dict[str, dict[str, Any]] = {}  # LinkConfig.links per node
-        self._fw_cache: OrderedDict[Topology, AllPairs] = OrderedDict()
+        self._fw_cache: OrderedDict[tuple[int, frozenset[str]], _Expected] = OrderedDict()
+        self._compared: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self._static: tuple[tuple[Any, ...], list[dict[str, Any]]] | None = None
         if hub is not None:
             hub.add_listener(self.on_batch)
             hub.view.add_decorator(self.decorate)
@@ -125,7 +163,7 @@ class TopologyState:
     def effective(self) -> Topology:
         """The configured topology without the links that are cut."""
         with self._lock:
-            return _without(self._topology, self._cut)
+            return self._effective
 
     def to_dict(self) -> dict[str, Any]:
         """``GET /api/topology``: the configured network, each link with ``up`` (not cut)."""
@@ -154,18 +192,25 @@ class TopologyState:
 
     def all_pairs(self, up_nodes: set[str]) -> AllPairs:
         """Floyd-Warshall over the links that can carry traffic with these nodes up."""
+        return self._expected(frozenset(up_nodes)).all_pairs
+
+    def _expected(self, up: frozenset[str]) -> _Expected:
         with self._lock:
-            effective = _without(self._topology, self._cut)
-        links = tuple(x for x in effective.links if x.a in up_nodes and x.b in up_nodes)
-        active = Topology(effective.nodes, links, effective.directed)
-        with self._lock:
-            found = self._fw_cache.get(active)
+            key = (self._version, up)
+            found = self._fw_cache.get(key)
             if found is not None:
-                self._fw_cache.move_to_end(active)
+                self._fw_cache.move_to_end(key)
                 return found
-        result = floyd_warshall(active.out_costs(), active.nodes)
+            topology = with_members(self._effective, up)
+        graph: dict[str, dict[str, int]] = {n: {} for n in topology.nodes}
+        for a, b, link in topology.arcs():
+            if a in up and b in up:
+                graph[a][b] = link.cost
+        all_pairs = floyd_warshall(graph, topology.nodes)
+        tables = {n: all_pairs.table(n, self.infinity).to_dict() for n in up}
+        result = _Expected(all_pairs, tables)
         with self._lock:
-            self._fw_cache[active] = result
+            self._fw_cache[key] = result
             while len(self._fw_cache) > FW_CACHE_ENTRIES:
                 self._fw_cache.popitem(last=False)
         return result
@@ -176,9 +221,14 @@ class TopologyState:
         Only nodes that are up are compared: a down node has no table, and a
         paused one's is frozen; routes *to* them must vanish from the others.
         """
-        up = {n for n in self.topology.nodes if states.get(n) == "up"}
-        all_pairs = self.all_pairs(up)
-        reports = self.reports()
+        with self._lock:
+            key = (self._version, self._reports_version, frozenset(states.items()))
+            if self._compared is not None and self._compared[0] == key:
+                return self._compared[1]
+            reports = dict(self._reports)
+        up = frozenset(n for n, state in states.items() if state == "up")
+        expected_tables = self._expected(up)
+        all_pairs = expected_tables.all_pairs
         differences: list[dict[str, Any]] = []
         count = 0
         nodes: dict[str, Any] = {}
@@ -193,7 +243,7 @@ class TopologyState:
             }
             if node not in up:
                 continue
-            expected = all_pairs.table(node, self.infinity).to_dict()
+            expected = expected_tables.tables[node]
             actual = report.table if report else {}
             for dst in sorted(set(expected) | set(actual)):
                 want, have = expected.get(dst), actual.get(dst)
@@ -204,7 +254,7 @@ class TopologyState:
                             {"node": node, "dst": dst, "expected": want, "actual": have}
                         )
         reported_all = all(n in reports for n in up)
-        return {
+        result = {
             "algorithm": ALGORITHMS.get(self.protocol, self.protocol),
             "converged": count == 0 and reported_all and bool(up),
             "difference_count": count,
@@ -217,6 +267,9 @@ class TopologyState:
             },
             "nodes": nodes,
         }
+        with self._lock:
+            self._compared = (key, result)
+        return result
 
     def route(self, src: str, dst: str) -> dict[str, Any]:
         """The path a message from ``src`` to ``dst`` takes by the nodes' own tables.
@@ -261,7 +314,7 @@ class TopologyState:
 
     def expected_route(self, src: str, dst: str, states: Mapping[str, str]) -> dict[str, Any]:
         """The same pair in the global Floyd-Warshall view, for comparison."""
-        up = {n for n in self.topology.nodes if states.get(n) == "up"}
+        up = {n for n, state in states.items() if state == "up"}
         all_pairs = self.all_pairs(up)
         return {
             "path": _fw_path(all_pairs, src, dst),
@@ -274,23 +327,15 @@ class TopologyState:
         """Links with configured and measured latency, and the convergence state."""
         states = {n["id"]: n["state"] for n in view["nodes"]}
         rtts = {n["id"]: n.get("rtt_ms", {}) for n in view["nodes"]}
-        reported = {frozenset((x["a"], x["b"])): x["up"] for x in view["links"]}
-        with self._lock:
-            topology, cut = self._topology, set(self._cut)
+        reported = {(x["a"], x["b"]): x["up"] for x in view["links"]}
         links = []
-        for link in topology.links:
-            a, b = link.a, link.b
-            is_cut = link_key(topology.directed, a, b) in cut
+        for static in self._static_links(frozenset(states)):
+            a, b = static["a"], static["b"]
+            entry = dict(static)
+            up = reported.get((a, b), reported.get((b, a), False))
+            entry["up"] = not static["cut"] and up
             samples = [r for r in (rtts.get(a, {}).get(b), rtts.get(b, {}).get(a)) if r is not None]
             rtt_ms = sum(samples) / len(samples) if samples else None
-            entry: dict[str, Any] = {
-                "a": a,
-                "b": b,
-                "up": not is_cut and reported.get(frozenset((a, b)), False),
-                "cut": is_cut,
-                "directed": topology.directed,
-            }
-            entry.update({f: getattr(link, f) for f in LINK_FIELDS})
             entry["rtt_ms"] = rtt_ms
             # One way: half the heartbeat round trip, which crosses the link twice.
             entry["latency_ms_measured"] = None if rtt_ms is None else rtt_ms / 2
@@ -304,7 +349,32 @@ class TopologyState:
             "differences": compared["difference_count"],
             "reported": sum(1 for n in compared["nodes"].values() if n["table"] is not None),
         }
-        view["topology"] = {"preset": self.preset, "directed": topology.directed, "seed": self.seed}
+        view["topology"] = {
+            "preset": self.preset,
+            "directed": self.topology.directed,
+            "seed": self.seed,
+        }
+
+    def _static_links(self, members: frozenset[str]) -> list[dict[str, Any]]:
+        """What the view shows of each link that changes only with an edit (cached)."""
+        with self._lock:
+            key = (self._version, members)
+            if self._static is not None and self._static[0] == key:
+                return self._static[1]
+            topology, cut = with_members(self._topology, members), set(self._cut)
+        entries = []
+        for link in topology.links:
+            entry: dict[str, Any] = {
+                "a": link.a,
+                "b": link.b,
+                "cut": link_key(topology.directed, link.a, link.b) in cut,
+                "directed": topology.directed,
+            }
+            entry.update({f: getattr(link, f) for f in LINK_FIELDS})
+            entries.append(entry)
+        with self._lock:
+            self._static = (key, entries)
+        return entries
 
     # -- telemetry ------------------------------------------------------------
 
@@ -318,11 +388,14 @@ class TopologyState:
                     self._reports[node] = Report(
                         dict(event.table), event.converged, event.algorithm, event.t_ms
                     )
+                    self._reports_version += 1
                 changed = True
             elif kind is NodeUp:
                 with self._lock:
                     # A new process starts with an empty table; the old one is history.
-                    changed |= self._reports.pop(node, None) is not None
+                    if self._reports.pop(node, None) is not None:
+                        self._reports_version += 1
+                        changed = True
         if changed and self._hub is not None:
             self._hub.view.mark_changed()
 
@@ -412,10 +485,11 @@ class TopologyState:
         return self._commit(topology, cut)
 
     def _commit(self, topology: Topology, cut: set[tuple[str, str]]) -> dict[str, Any]:
+        after = _without(topology, cut)
         with self._lock:
-            before = _without(self._topology, self._cut)
-            self._topology, self._cut = topology, cut
-            after = _without(topology, cut)
+            before = self._effective
+            self._topology, self._cut, self._effective = topology, cut, after
+            self._version += 1
         sent = self._send_commands(before, after)
         if self._hub is not None:
             self._hub.view.mark_changed()

@@ -202,6 +202,15 @@ class ClusterView:
                 node.links = {}
                 self._changed = True
 
+    def forget_node(self, node_id: str) -> None:
+        """A node that left the cluster for good (a committed removal): drop it from the view."""
+        with self._lock:
+            if self._nodes.pop(node_id, None) is not None:
+                self._changed = True
+            for node in self._nodes.values():
+                node.links.pop(node_id, None)
+                node.rtt_ms.pop(node_id, None)
+
     def set_time_scale(self, time_scale: float) -> None:
         with self._lock:
             if time_scale != self._time_scale:
@@ -222,6 +231,16 @@ class ClusterView:
                 self._changed = self._details_changed = False
             return due
 
+    def node_dicts(self) -> list[dict[str, Any]]:
+        """Every node's own entry, without the decorators' additions (cheap, per request)."""
+        with self._lock:
+            ordered = sorted(self._nodes.values(), key=lambda n: _node_sort_key(n.id))
+            return [n.to_dict() for n in ordered]
+
+    def time_scale(self) -> float:
+        with self._lock:
+            return self._time_scale
+
     def node_dict(self, node_id: str) -> dict[str, Any] | None:
         with self._lock:
             node = self._nodes.get(node_id)
@@ -233,7 +252,7 @@ class ClusterView:
             view = {
                 "nodes": [n.to_dict() for n in ordered],
                 "links": self._links(),
-                "leader": None,  # filled in by the Raft issue
+                "leader": None,  # filled in by backend/raft_view.py
                 "time_scale": self._time_scale,
                 "run_id": self._run_id,
             }

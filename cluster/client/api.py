@@ -10,6 +10,7 @@ as it is, never a stack trace from ``requests``.
 from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict, cast
+from urllib.parse import quote
 
 import requests
 
@@ -19,6 +20,12 @@ TOKEN_ENV = "CLUSTERLAB_TOKEN"
 # A kill waits until the process is reaped and a restart until it is spawned;
 # both finish well inside this on a loaded laptop.
 DEFAULT_TIMEOUT_S = 10.0
+# A KV request or membership change waits for a commit, which a node gives up
+# on after 5 s × time scale (at most 60 s) and a new node's start after 20 s ×
+# time scale (at most 120 s); the backend answers 503 by then, so wait longer.
+KV_TIMEOUT_S = 75.0
+MEMBERS_TIMEOUT_S = 200.0
+CONSISTENCIES = ("linearizable", "stale")
 
 
 class NodeInfo(TypedDict):
@@ -31,6 +38,16 @@ class NodeInfo(TypedDict):
     counters: dict[str, int]
     restarts: NotRequired[int]
     exit_code: NotRequired[int | None]
+    # Raft, from the node's latest RaftState (None / 0 before its first one)
+    role: NotRequired[str | None]  # "follower" | "pre_candidate" | "candidate" | "leader"
+    term: NotRequired[int]
+    vote: NotRequired[str | None]
+    commit_index: NotRequired[int]
+    last_applied: NotRequired[int]
+    log_length: NotRequired[int]
+    snapshot_index: NotRequired[int]
+    voters: NotRequired[list[str]]
+    fsync: NotRequired[str | None]
 
 
 class LinkInfo(TypedDict):
@@ -47,8 +64,45 @@ class ClusterInfo(TypedDict):
     run_id: str
 
 
+class KvWrite(TypedDict):
+    """A committed write: where it is in the log, and which node took it."""
+
+    key: str
+    index: int
+    term: int
+    node: str
+    value: NotRequired[str]  # put
+    deleted: NotRequired[bool]  # delete: whether the key existed
+
+
+class KvRead(TypedDict):
+    key: str
+    value: str
+    node: str  # the node whose state machine answered
+    consistency: str
+    applied_index: NotRequired[int]
+
+
+class MemberChange(TypedDict):
+    ok: bool
+    action: str
+    node: str
+    index: int
+    term: int
+    voters: list[str]
+    via: str
+
+
 class ClientError(Exception):
-    """Anything that went wrong, as one sentence for a person."""
+    """Anything that went wrong, as one sentence for a person.
+
+    ``status`` is the HTTP status when the backend answered (404: no such
+    key; 503: no leader, timeout, node down — safe to retry), else None.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ClusterClient:
@@ -99,10 +153,59 @@ class ClusterClient:
             dict[str, Any], self._call("POST", "/api/load", {"msgs_per_s": msgs_per_s}, auth=True)
         )
 
+    def members(self, action: str, node: str | None = None) -> MemberChange:
+        """Add (``node`` optional: the launcher names it) or remove a voting member."""
+        body: dict[str, Any] = {"action": action}
+        if node is not None:
+            body["node"] = node
+        return cast(
+            MemberChange,
+            self._call("POST", "/api/members", body, auth=True, timeout_s=MEMBERS_TIMEOUT_S),
+        )
+
+    # -- the key-value store (anyone) ---------------------------------------
+
+    def kv_put(self, key: str, value: str | bytes, node: str | None = None) -> KvWrite:
+        """Write ``key``; returns once committed. ``node``: the entry node (default: leader)."""
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        return cast(
+            KvWrite,
+            self._call("PUT", _kv_path(key), params=_node(node), data=data, timeout_s=KV_TIMEOUT_S),
+        )
+
+    def kv_get(
+        self, key: str, consistency: str = "linearizable", node: str | None = None
+    ) -> KvRead | None:
+        """The value of ``key``, or None if there is none."""
+        if consistency not in CONSISTENCIES:
+            raise ClientError(f"consistency must be one of {', '.join(CONSISTENCIES)}")
+        params = {"consistency": consistency, **_node(node)}
+        try:
+            answer = self._call("GET", _kv_path(key), params=params, timeout_s=KV_TIMEOUT_S)
+        except ClientError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return cast(KvRead, answer)
+
+    def kv_delete(self, key: str, node: str | None = None) -> KvWrite:
+        return cast(
+            KvWrite,
+            self._call("DELETE", _kv_path(key), params=_node(node), timeout_s=KV_TIMEOUT_S),
+        )
+
     # -- the one place that talks HTTP -------------------------------------
 
     def _call(
-        self, method: str, path: str, body: dict[str, Any] | None = None, auth: bool = False
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        auth: bool = False,
+        *,
+        params: dict[str, str] | None = None,
+        data: bytes | None = None,
+        timeout_s: float | None = None,
     ) -> Any:
         headers = {}
         if auth:
@@ -111,13 +214,20 @@ class ClusterClient:
                     f"this needs the instructor token: pass --token or set {TOKEN_ENV}"
                 )
             headers["Authorization"] = f"Bearer {self.token}"
+        wait_s = max(self.timeout_s, timeout_s or 0.0)
         try:
             response = self._session.request(
-                method, self.url + path, json=body, headers=headers, timeout=self.timeout_s
+                method,
+                self.url + path,
+                json=body,
+                data=data,
+                params=params,
+                headers=headers,
+                timeout=wait_s,
             )
         except requests.Timeout:
             raise ClientError(
-                f"the backend at {self.url} did not answer within {self.timeout_s:g} s"
+                f"the backend at {self.url} did not answer within {wait_s:g} s"
             ) from None
         except requests.RequestException:
             raise ClientError(
@@ -133,7 +243,17 @@ class ClusterClient:
             message = f"{response.status_code} {detail or response.reason}"
             if response.status_code == 401:
                 message += f" (pass --token or set {TOKEN_ENV})"
-            raise ClientError(message)
+            raise ClientError(message, response.status_code)
         if answer is None:
             raise ClientError(f"{self.url}{path} did not answer with JSON; is that a clusterlab?")
         return answer
+
+
+def _kv_path(key: str) -> str:
+    if not key:
+        raise ClientError("a key must not be empty")
+    return "/api/kv/" + quote(key, safe="")
+
+
+def _node(node: str | None) -> dict[str, str]:
+    return {"node": node} if node else {}

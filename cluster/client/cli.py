@@ -5,10 +5,15 @@ exercise can be scripted, repeated and pasted into a lab report::
 
     clusterlab status
     clusterlab fault kill n2
+    clusterlab kv put greeting hello
+    clusterlab kv get greeting --stale --node n3
+    clusterlab members add
 
 ``--url`` and ``--token`` (or ``CLUSTERLAB_URL`` / ``CLUSTERLAB_TOKEN``) say
-which backend and prove the instructor's right to inject faults. Errors are
-one line on stderr with exit status 1, never a stack trace.
+which backend and prove the instructor's right to inject faults and change
+membership. Errors are one line on stderr with exit status 1, never a stack
+trace; ``kv get`` of a missing key exits with 2 (like ``grep`` finding
+nothing), so a script can tell "absent" from "failed".
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from cluster.client.api import (
 )
 
 FAULT_ACTIONS = ("kill", "restart", "pause", "resume")
+MEMBER_ACTIONS = ("add", "remove")
 EXIT_ERROR = 1
+EXIT_NOT_FOUND = 2
 
 
 def _connection_options(parser: argparse.ArgumentParser, default: object) -> None:
@@ -61,11 +68,60 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_options(fault, argparse.SUPPRESS)
     fault.add_argument("action", choices=FAULT_ACTIONS, help="what to do to the node")
     fault.add_argument("node", help="node id, e.g. n2")
+
+    kv = commands.add_parser(
+        "kv",
+        help="read and write the replicated key-value store",
+        description="Read and write the replicated key-value store through the backend. "
+        "Writes return once committed by a majority.",
+    )
+    _connection_options(kv, argparse.SUPPRESS)
+    kv_commands = kv.add_subparsers(dest="kv_command", metavar="OP", required=True)
+    put = kv_commands.add_parser("put", help="write KEY=VALUE; prints where it committed")
+    _connection_options(put, argparse.SUPPRESS)
+    put.add_argument("key")
+    put.add_argument("value")
+    _entry_node_option(put)
+    get = kv_commands.add_parser("get", help="print the value of KEY (exit 2 if absent)")
+    _connection_options(get, argparse.SUPPRESS)
+    get.add_argument("key")
+    get.add_argument(
+        "--stale",
+        action="store_true",
+        help="read the entry node's local copy at once, possibly old (default: linearizable)",
+    )
+    get.add_argument(
+        "-v", "--verbose", action="store_true", help="also say which node answered, and how"
+    )
+    _entry_node_option(get)
+    delete = kv_commands.add_parser("del", help="delete KEY")
+    _connection_options(delete, argparse.SUPPRESS)
+    delete.add_argument("key")
+    _entry_node_option(delete)
+
+    members = commands.add_parser(
+        "members",
+        help="add or remove a voting member (instructor token)",
+        description="Add a new node process and make it a voter, or remove a voter and stop "
+        "its process: one server at a time, as Raft requires.",
+    )
+    _connection_options(members, argparse.SUPPRESS)
+    members.add_argument("action", choices=MEMBER_ACTIONS, help="what to do")
+    members.add_argument(
+        "node", nargs="?", help="node id; optional for add (the next id, e.g. n6, is used)"
+    )
     return parser
 
 
+def _entry_node_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--node", metavar="NODE", help="send the request to this node (default: the leader)"
+    )
+
+
 def format_status(info: ClusterInfo) -> str:
-    header = ("NODE", "STATE", "PID", "PEER ADDR", "CLIENT ADDR", "RESTARTS")
+    header = ("NODE", "STATE", "PID", "PEER ADDR", "CLIENT ADDR", "RESTARTS", "ROLE", "TERM",
+              "COMMIT")
     rows = [header]
     for node in info["nodes"]:
         rows.append(
@@ -76,6 +132,9 @@ def format_status(info: ClusterInfo) -> str:
                 node["addr"] or "-",
                 node["client_addr"] or "-",
                 str(node.get("restarts", 0)),
+                node.get("role") or "-",
+                str(node.get("term", "-")),
+                str(node.get("commit_index", "-")),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -99,11 +158,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "fault":
             node = client.fault(args.action, args.node)
             print(f"{args.action} {node['id']}: now {node['state']} (pid {node['pid'] or '-'})")
+        elif args.command == "kv":
+            return _kv(client, args)
+        elif args.command == "members":
+            if args.action == "remove" and not args.node:
+                raise ClientError("members remove needs the node to remove, e.g. n3")
+            change = client.members(args.action, args.node)
+            print(
+                f"{change['action']} {change['node']}: committed at index {change['index']}, "
+                f"term {change['term']}; voters now {', '.join(change['voters']) or '?'}"
+            )
     except ClientError as exc:
         print(f"clusterlab: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     finally:
         client.close()
+    return 0
+
+
+def _kv(client: ClusterClient, args: argparse.Namespace) -> int:
+    if args.kv_command == "put":
+        put = client.kv_put(args.key, args.value, args.node)
+        print(f"OK {put['key']}: committed at index {put['index']}, term {put['term']} "
+              f"(via {put['node']})")
+    elif args.kv_command == "del":
+        deleted = client.kv_delete(args.key, args.node)
+        existed = "" if deleted.get("deleted", True) else " (it did not exist)"
+        print(f"OK {deleted['key']} deleted{existed}: committed at index {deleted['index']}, "
+              f"term {deleted['term']} (via {deleted['node']})")
+    else:
+        consistency = "stale" if args.stale else "linearizable"
+        read = client.kv_get(args.key, consistency, args.node)
+        if read is None:
+            print(f"clusterlab: {args.key}: no such key", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        print(read["value"])
+        if args.verbose:
+            print(f"({consistency} read served by {read['node']})", file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,7 @@ Sessions (exactly-once writes, thesis §6.3): a client sends ``X-Client-Id``
 and ``X-Request-Seq`` (1, 2, 3... one write outstanding at a time) and
 retries a failed write with the same pair, to any node. Without them each
 write gets a fresh session, which still makes the node's own retries safe.
-docs/kv-api.md is the reference.
+docs/api-node-client.md is the reference.
 """
 
 from __future__ import annotations

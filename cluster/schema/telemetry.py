@@ -268,6 +268,15 @@ class ClientReply:
     error: str
 
 
+# Events that only animate traffic: one per message hop, thousands a second
+# under load. Late, they no longer show what is happening now, so the node and
+# the hub drop (and count) stale ones instead of delivering them late
+# (cluster/node/telemetry.py, backend/hub.py). State events (NodeUp, LinkUp,
+# RaftState, RouteTable...) are never shed: the view needs every one of them.
+SHEDDABLE_EVENTS: frozenset[type] = frozenset({MsgSent, MsgReceived, MsgDropped})
+SHEDDABLE_EVENT_NAMES: frozenset[str] = frozenset(c.__name__ for c in SHEDDABLE_EVENTS)
+
+
 def encode_batch(node: str, dropped_total: int, events: list[Any]) -> bytes:
     """One telemetry frame body: the sender, its lifetime drop count, the events."""
     return pack([node, dropped_total, [TELEMETRY.to_list(e) for e in events]])

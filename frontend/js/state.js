@@ -142,6 +142,9 @@ export function connect() {
     rememberLatest(events);
     publish("events", events);
     lab.eventHandlingMs += performance.now() - startedMs;
+    // Flow control: the hub sends no more than a few batches ahead of what
+    // the page has handled, so a busy page sees counted drops, not lag.
+    socket.emit("events_ack", batch?.seq ?? 0);
   });
 
   socket.on("stats", (stats) => {

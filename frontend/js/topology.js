@@ -15,6 +15,13 @@
  * At most MAX_DOTS_IN_FLIGHT dots are drawn, on a canvas layer (dots.js)
  * repainted at most 30 times a second (no per-event DOM work); every hop is
  * still counted, and the link widths show the full traffic.
+ *
+ * Why the animation loop stops: a requestAnimationFrame loop that runs while
+ * nothing moves still wakes the page 60 times a second, and in headless
+ * Chromium without a GPU that cost a large share of a core taken from the
+ * cluster being watched. The loop runs only while dots fly or a drop flash
+ * shows; slow housekeeping (link widths, forgotten half-hops) runs on a
+ * once-a-second timer instead.
  */
 import { lab, subscribe, publish, rttsOf, formatRtt } from "./state.js";
 import { createDotLayer } from "./dots.js";
@@ -49,7 +56,7 @@ const DROP_FLASH_MS = 600;
 const DOT_FRAMES_PER_S_MAX = 30;
 // requestAnimationFrame ticks are not exactly periodic; accept one this early.
 const FRAME_SLACK_MS = 4;
-// Link widths show traffic over this window.
+// Link widths show traffic over this window, and are redrawn this often.
 const LINK_RATE_WINDOW_MS = 1000;
 
 // Above this many links (a full mesh of 12 nodes has 66) lines are drawn thin
@@ -317,6 +324,10 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
   function renderLinkRates(nowMs) {
     if (nowMs - linkWindowStartMs < LINK_RATE_WINDOW_MS) return;
     const seconds = (nowMs - linkWindowStartMs) / 1000;
+    if (linkCounts.size === 0 && linkRates.size === 0) {
+      linkWindowStartMs = nowMs; // idle before and after: the drawing is already right
+      return;
+    }
     linkRates = new Map([...linkCounts].map(([k, n]) => [k, n / seconds]));
     linkCounts = new Map();
     linkWindowStartMs = nowMs;
@@ -355,28 +366,50 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
   }
 
   let lastDotFrameMs = 0;
+  let frameRequested = false;
+  let drawnSinceIdle = false; // the canvas still shows dots: one more (clearing) draw is due
+
+  /** Run the animation loop if anything moves; a no-op while it already runs. */
+  function wake() {
+    if (frameRequested) return;
+    if (dots.inFlight === 0 && dropFlashUntil.size === 0 && !drawnSinceIdle) return;
+    frameRequested = true;
+    requestAnimationFrame(frame);
+  }
+
   function frame() {
+    frameRequested = false;
     const nowMs = performance.now();
     counts.frames++;
     if (nowMs - lastDotFrameMs >= 1000 / DOT_FRAMES_PER_S_MAX - FRAME_SLACK_MS) {
       lastDotFrameMs = nowMs;
       dots.draw(nowMs);
       counts.dotsInFlight = dots.inFlight;
+      drawnSinceIdle = dots.inFlight > 0;
     }
     renderDropFlashes(nowMs);
+    wake();
+  }
+
+  function housekeeping() {
+    const nowMs = performance.now();
     renderLinkRates(nowMs);
     expirePending(nowMs);
-    if (legendDirty) renderLegend();
-    requestAnimationFrame(frame);
   }
 
   subscribe("view", renderView);
-  subscribe("events", onEvents);
+  subscribe("events", (events) => {
+    onEvents(events);
+    if (legendDirty) renderLegend(); // a new kind: at most once per kind, not per frame
+    if (dots.inFlight > 0) drawnSinceIdle = true;
+    wake();
+  });
   subscribe("select", (nodeId) => {
     nodeLayer.selectAll("g.node").classed("selected", (n) => n.id === nodeId);
   });
   if (lab.view) renderView(lab.view);
-  requestAnimationFrame(frame);
+  renderLegend();
+  setInterval(housekeeping, LINK_RATE_WINDOW_MS);
 
   return {
     /** Stretch every dot's flight by `factor` (1 = real pace, floored at MIN_DOT_MS). */

@@ -56,7 +56,7 @@ def test_status_prints_a_table_of_nodes(url: str, hub: Hub) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["NODE", "STATE", "PID", "PEER", "ADDR", "CLIENT", "ADDR",
-                                "RESTARTS"]
+                                "RESTARTS", "ROLE", "TERM", "COMMIT"]
     rows = {line.split()[0]: line.split() for line in lines[1:4]}
     assert rows["n1"][1:3] == ["up", "100001"]
     assert rows["n2"][1] == "starting"
@@ -88,7 +88,8 @@ def test_an_unreachable_backend_is_one_line() -> None:
 
 
 def test_help_everywhere() -> None:
-    for args in ((), ("status",), ("fault",)):
+    for args in ((), ("status",), ("fault",), ("kv",), ("kv", "put"), ("kv", "get"),
+                 ("kv", "del"), ("members",)):
         done = clusterlab(*args, "--help")
         assert done.returncode == 0
         assert "--url" in done.stdout and "--token" in done.stdout

@@ -166,7 +166,7 @@ def test_route_follows_each_nodes_own_table(
 
     def route() -> Any:
         body = client.get("/api/route?src=n1&dst=n3").get_json()
-        return body if body["partial_path"] == ["n1", "n2"] else None
+        return body if body["reason"] == "n2 has no route to n3" else None
 
     body = wait_for(route, "n1's and n2's tables in GET /api/route")
     # n2 has not learned n3 yet: the path ends there, and says why.
@@ -234,3 +234,16 @@ def test_trace_validates_and_waits_for_the_probe(
     assert body["path"] == ["n1", "n2", "n3"] and body["hop_count"] == 2
     assert [h["hop_ms"] for h in body["hops"]] == [0.0, 0.5, 0.75]
     assert body["total_ms"] == 1.25
+
+
+def test_a_joined_member_gets_plain_links_to_everyone() -> None:
+    from backend.topology_state import with_members
+    from cluster.core.topology import preset
+
+    line = preset("line", 3)
+    grown = with_members(line, ["n1", "n2", "n3", "n4"])
+    assert grown.nodes == ("n1", "n2", "n3", "n4")
+    assert {(x.a, x.b) for x in grown.links} - {(x.a, x.b) for x in line.links} == {
+        ("n4", "n1"), ("n4", "n2"), ("n4", "n3"),
+    }  # fmt: skip
+    assert with_members(line, ["n1"]) is line

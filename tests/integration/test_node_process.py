@@ -203,8 +203,11 @@ def test_status_of_peers_lists_every_configured_peer(start_cluster: StartCluster
     cluster = start_cluster(nodes=2)
     wait_until(cluster.all_linked, timeout_s=20, what="cluster linked")
     status = cluster.status_of("n2")
-    assert set(status) == {"node", "pid", "run_id", "peers", "counters", "time_scale"}
+    assert set(status) == {
+        "node", "pid", "run_id", "peers", "counters", "time_scale", "routing",
+    }
     assert set(status["peers"]) == {"n1"}
-    assert set(status["peers"]["n1"]) == {"connected", "rtt_ms", "last_heartbeat_ms"}
+    assert set(status["peers"]["n1"]) == {"connected", "rtt_ms", "last_heartbeat_ms", "link"}
+    assert set(status["routing"]) == {"algorithm", "converged", "table", "ticks"}
     assert abs(status["peers"]["n1"]["last_heartbeat_ms"] - time.time() * 1000) < 5000
     assert json.loads(json.dumps(status)) == status
