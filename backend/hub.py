@@ -67,9 +67,13 @@ HISTORY_EVENTS_LIMIT = 20_000
 # hub emits it; the rest is for JSON, the WebSocket and the page. Older
 # traffic events are dropped (and counted in hub_dropped) instead of sent late.
 MAX_SHEDDABLE_AGE_MS = 200.0
-# Batches sent to one page and not yet acknowledged. Three 40 ms ticks cover
+# Batches sent to one page and not yet acknowledged. Two 40 ms ticks cover
 # a normal round trip to a page that keeps up; more would only queue.
-MAX_EVENT_BATCHES_IN_FLIGHT = 3
+MAX_EVENT_BATCHES_IN_FLIGHT = 2
+# Events in one emit: 2.5x a tick's share of 20,000 events/s. A bigger batch
+# is a backlog; its oldest events are dropped (counted), since a page busy
+# with one huge batch delays every event in it and all that follow.
+MAX_EVENTS_PER_EMIT = 2_000
 
 _VIEW_EVENTS = frozenset({NodeUp, LinkUp, LinkRtt, Counters})
 
@@ -275,6 +279,10 @@ class Hub:
         if batch and watched:  # encoding 800 events for nobody is a waste of a core
             now_ms = time.time() * 1000.0
             batch = self._shed_stale(batch, now_ms)
+            if len(batch) > MAX_EVENTS_PER_EMIT:
+                with self._lock:
+                    self._hub_dropped += len(batch) - MAX_EVENTS_PER_EMIT
+                batch = batch[-MAX_EVENTS_PER_EMIT:]
             if batch:
                 self._emit_events(socketio, batch, now_ms)
         if due_stats:

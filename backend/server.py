@@ -15,6 +15,8 @@ from typing import Any, Protocol
 from flask import Flask
 from werkzeug.serving import make_server
 
+from backend.keepalive import KeepAliveRequestHandler
+
 # Pending connections while every request thread is busy: a class of browsers
 # reconnecting at once after run.py restarts.
 LISTEN_BACKLOG = 128
@@ -39,7 +41,15 @@ class _WerkzeugServer:
         try:
             # Flask-SocketIO's threading mode is this server; its WebSocket
             # transport comes from simple-websocket through ``werkzeug.socket``.
-            self._server = make_server(host, port, app, threaded=True, fd=listener.fileno())
+            # HTTP/1.1 keep-alive: see backend/keepalive.py for why and when.
+            self._server = make_server(
+                host,
+                port,
+                app,
+                threaded=True,
+                request_handler=KeepAliveRequestHandler,
+                fd=listener.fileno(),
+            )
         finally:
             listener.close()  # Werkzeug holds its own duplicate of the socket
         self.port: int = self._server.port  # the real one when 0 was asked for

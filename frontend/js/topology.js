@@ -49,11 +49,11 @@ export const MAX_DOT_MS = 20_000;
 const DOT_BURST = 40;
 // How long a node's red ring shows after it dropped a message.
 const DROP_FLASH_MS = 600;
-// Dots are repainted at most this often. 30 frames a second still reads as
+// Dots are repainted at most this often. 24 frames a second still reads as
 // motion, and each repaint of a large canvas costs real CPU where there is no
 // GPU (measured: ~0.4 of a core at 60 fps in headless Chromium), CPU taken
 // from the node processes the page is watching.
-const DOT_FRAMES_PER_S_MAX = 30;
+const DOT_FRAMES_PER_S_MAX = 24;
 // requestAnimationFrame ticks are not exactly periodic; accept one this early.
 const FRAME_SLACK_MS = 4;
 // Link widths show traffic over this window, and are redrawn this often.
@@ -374,7 +374,11 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
     if (frameRequested) return;
     if (dots.inFlight === 0 && dropFlashUntil.size === 0 && !drawnSinceIdle) return;
     frameRequested = true;
-    requestAnimationFrame(frame);
+    // Sleep until the next dot frame is due instead of waking 60 times a
+    // second only to find it is not: each wake-up costs the page a frame.
+    const waitMs = lastDotFrameMs + 1000 / DOT_FRAMES_PER_S_MAX - performance.now() - FRAME_SLACK_MS;
+    if (waitMs > 0) setTimeout(() => requestAnimationFrame(frame), waitMs);
+    else requestAnimationFrame(frame);
   }
 
   function frame() {

@@ -7,6 +7,7 @@ over a real TCP connection.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from backend_testkit import SECRET, NodeSocket, wait_for
 from flask import Flask
 
 from backend import socketio
-from backend.hub import Hub
+from backend.hub import MAX_SHEDDABLE_AGE_MS, Hub
 from cluster.schema.control import SetLoad, SetTimeScale
 from cluster.schema.telemetry import MsgReceived, MsgSent, NodeUp
 
@@ -37,8 +38,10 @@ class Inbox:
         return [e for batch in self.named("events") for e in batch["events"]]
 
 
-def msg(node: str, seq: int) -> MsgReceived:
-    return MsgReceived(node, 1000.0 + seq, "n2", node, seq, "Heartbeat", "n2", 48)
+def msg(node: str, seq: int, t_ms: float | None = None) -> MsgReceived:
+    # Fresh by default: the hub sheds traffic events older than MAX_SHEDDABLE_AGE_MS.
+    t_ms = time.time() * 1000.0 if t_ms is None else t_ms
+    return MsgReceived(node, t_ms, "n2", node, seq, "Heartbeat", "n2", 48)
 
 
 def test_a_late_browser_first_receives_the_view(live_app: Flask) -> None:
@@ -63,7 +66,8 @@ def test_telemetry_reaches_the_browser_as_events_stats_and_view(
     try:
         n1 = node_socket("n1")
         n1.send([NodeUp("n1", 1.0, 100_001, "127.0.0.1:7001", "127.0.0.1:8001")], 0)
-        n1.send([msg("n1", seq) for seq in range(10)], dropped_total=3)
+        sent_ms = time.time() * 1000.0
+        n1.send([msg("n1", seq, sent_ms) for seq in range(10)], dropped_total=3)
 
         def ten_messages() -> bool:
             return len([e for e in inbox.events() if e["type"] == "MsgReceived"]) == 10
@@ -74,7 +78,7 @@ def test_telemetry_reaches_the_browser_as_events_stats_and_view(
         received = [e for e in inbox.events() if e["type"] == "MsgReceived"]
         assert [e["seq"] for e in received] == list(range(10))
         assert received[0] == {
-            "type": "MsgReceived", "node": "n1", "t_ms": 1000.0, "src": "n2", "dst": "n1",
+            "type": "MsgReceived", "node": "n1", "t_ms": sent_ms, "src": "n2", "dst": "n1",
             "seq": 0, "kind": "Heartbeat", "frm": "n2", "size_bytes": 48,
         }
 
@@ -197,3 +201,24 @@ def test_a_connection_with_bad_frames_is_closed_and_others_carry_on(
     honest = node_socket("n2")
     honest.send([NodeUp("n2", 1.0, 2, "a", "b")])
     wait_for(lambda: hub.server.connected_nodes() == ["n2"], "the honest node to be served")
+
+
+def test_stale_traffic_events_are_dropped_and_counted_not_sent_late(
+    live_app: Flask, node_socket: Callable[[str], NodeSocket]
+) -> None:
+    client = socketio.test_client(live_app)
+    inbox = Inbox(client)
+    try:
+        n1 = node_socket("n1")
+        stale_ms = time.time() * 1000.0 - 10 * MAX_SHEDDABLE_AGE_MS
+        n1.send([msg("n1", seq, stale_ms) for seq in range(4)])
+        n1.send([msg("n1", seq) for seq in range(4, 6)])
+        wait_for(lambda: len(inbox.events()) >= 2, "the 2 fresh events")
+        stats = wait_for(
+            lambda: next((s for s in inbox.named("stats") if s["hub_dropped"]), None),
+            "`stats` counting the stale events",
+        )
+        assert stats["hub_dropped"] == 4
+        assert [e["seq"] for e in inbox.events()] == [4, 5]
+    finally:
+        client.disconnect()
