@@ -280,9 +280,10 @@ class Hub:
             now_ms = time.time() * 1000.0
             batch = self._shed_stale(batch, now_ms)
             if len(batch) > MAX_EVENTS_PER_EMIT:
+                kept = _trim_traffic(batch, MAX_EVENTS_PER_EMIT)
                 with self._lock:
-                    self._hub_dropped += len(batch) - MAX_EVENTS_PER_EMIT
-                batch = batch[-MAX_EVENTS_PER_EMIT:]
+                    self._hub_dropped += len(batch) - len(kept)
+                batch = kept
             if batch:
                 self._emit_events(socketio, batch, now_ms)
         if due_stats:
@@ -344,3 +345,13 @@ def _stats(
         "telemetry_dropped": telemetry_dropped,
         "hub_dropped": hub_dropped,
     }
+
+
+def _trim_traffic(batch: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """At most ``limit`` events: state events (roles, routes, client requests)
+    are all kept, and the newest traffic events fill the rest, in order."""
+    shed = SHEDDABLE_EVENT_NAMES
+    traffic = [i for i, e in enumerate(batch) if e["type"] in shed]
+    room = max(0, limit - (len(batch) - len(traffic)))
+    dropped = set(traffic[: len(traffic) - room])
+    return [e for i, e in enumerate(batch) if i not in dropped]

@@ -49,6 +49,8 @@ const RENDER_MIN_MS = 250;
 const TIMER_UPDATES_PER_S = 4;
 // A followed KV request shows at most this many steps, for at most this long.
 const KV_TRACE_STEPS_MAX = 12;
+// Candidate events kept while the entry node's own event may still be on its way.
+const KV_TRACE_SEEN_MAX = 48;
 const KV_TRACE_WINDOW_MS = 15_000;
 // A node that received a client request glows this long in the topology.
 const KV_FLASH_MS = 900;
@@ -151,7 +153,7 @@ export function createRaft({ panelContainer, insertAfter, nodesElement, noticeEl
   let lastRenderMs = 0;
   let memberBusy = false;
   const flashUntil = new Map(); // node -> performance.now() deadline
-  let follow = null; // the KV request being followed: {op, key, sinceMs, requestId, steps}
+  let follow = null; // the KV request being followed: {op, key, sinceMs, requestId, steps, seen}
 
   // Counters for tests and benchmarks: what this view handled, and how often it drew.
   const counts = { raftStates: 0, logAppends: 0, renders: 0 };
@@ -476,28 +478,38 @@ export function createRaft({ panelContainer, insertAfter, nodesElement, noticeEl
     }
   }
 
+  function stepText(e) {
+    if (e.type === "ClientRequest") {
+      return e.via === "http" ? `${e.node} took the ${e.op} from the client` : `${e.node} got it, forwarded by ${e.via}`;
+    }
+    const where = e.index ? ` — committed at index ${e.index}, term ${e.term}` : "";
+    const why = e.error ? ` (${e.error})` : "";
+    return `${e.node} answered ${e.status}${where}${why} after ${e.latency_ms.toFixed(1)} ms`;
+  }
+
   function followStep(e) {
     if (!follow || e.key !== follow.key || e.op !== follow.op || e.t_ms < follow.sinceMs) return;
-    const op = e.op;
+    if (follow.seen.length >= KV_TRACE_SEEN_MAX || Date.now() - follow.sinceMs > KV_TRACE_WINDOW_MS) return;
+    // Each node streams its own telemetry, so the leader's step may reach the
+    // page before the entry node's: keep every candidate, then order by time.
+    follow.seen.push(e);
     if (follow.requestId === null) {
-      if (e.type !== "ClientRequest" || e.via !== "http") return;
-      follow.requestId = e.request_id; // the entry node's trace id names every later step
-    } else if (e.request_id !== follow.requestId) {
-      return;
+      const entry = follow.seen.find((s) => s.type === "ClientRequest" && s.via === "http");
+      if (!entry) return;
+      follow.requestId = entry.request_id; // the entry node's trace id names every later step
     }
-    if (follow.steps.length >= KV_TRACE_STEPS_MAX || Date.now() - follow.sinceMs > KV_TRACE_WINDOW_MS) return;
-    let text;
-    if (e.type === "ClientRequest") {
-      text = e.via === "http" ? `${e.node} took the ${op} from the client` : `${e.node} got it, forwarded by ${e.via}`;
-    } else {
-      const where = e.index ? ` — committed at index ${e.index}, term ${e.term}` : "";
-      const why = e.error ? ` (${e.error})` : "";
-      text = `${e.node} answered ${e.status}${where}${why} after ${e.latency_ms.toFixed(1)} ms`;
-    }
-    follow.steps.push(text);
-    const li = document.createElement("li");
-    li.textContent = text;
-    kvTrace.append(li);
+    const steps = follow.seen
+      .filter((s) => s.request_id === follow.requestId)
+      .sort((a, b) => a.t_ms - b.t_ms)
+      .slice(0, KV_TRACE_STEPS_MAX);
+    follow.steps = steps.map(stepText);
+    kvTrace.replaceChildren(
+      ...follow.steps.map((text) => {
+        const li = document.createElement("li");
+        li.textContent = text;
+        return li;
+      }),
+    );
   }
 
   async function kvRequest(op) {
@@ -512,7 +524,7 @@ export function createRaft({ panelContainer, insertAfter, nodesElement, noticeEl
     if (op === "get") params.set("consistency", kvForm.elements.consistency.value);
     const init = { method: { put: "PUT", get: "GET", delete: "DELETE" }[op], cache: "no-store" };
     if (op === "put") init.body = kvForm.elements.value.value;
-    follow = { op, key, sinceMs: Date.now() - 50, requestId: null, steps: [] };
+    follow = { op, key, sinceMs: Date.now() - 50, requestId: null, steps: [], seen: [] };
     kvTrace.innerHTML = "";
     showResult(`${op} ${key}…`, { status: "pending" });
     const startedMs = performance.now();
