@@ -31,7 +31,20 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO
 
-from backend import api, control, faults, kv_api, socket_events, static, topology_api
+from backend import (
+    api,
+    chaos_api,
+    control,
+    faults,
+    files_api,
+    history_api,
+    hold_api,
+    kv_api,
+    lessons_api,
+    socket_events,
+    static,
+    topology_api,
+)
 from backend.errors import register_error_handlers
 from backend.hub import Hub
 from backend.packet import JsonOnlyPacket
@@ -41,7 +54,19 @@ from cluster.config import ClusterConfig
 socketio = SocketIO()
 socket_events.register(socketio)
 
-BLUEPRINTS = (api.bp, faults.bp, control.bp, topology_api.bp, kv_api.bp, static.bp)
+BLUEPRINTS = (
+    api.bp,
+    faults.bp,
+    control.bp,
+    topology_api.bp,
+    kv_api.bp,
+    files_api.bp,  # after kv_api: it shares the KV gateway's node choice and connections
+    hold_api.bp,
+    lessons_api.bp,
+    chaos_api.bp,
+    history_api.bp,  # after the blueprints whose view decorators it may override
+    static.bp,
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

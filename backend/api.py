@@ -13,7 +13,7 @@ from flask import Blueprint, request
 
 from backend.auth import require_token
 from backend.errors import ApiError
-from backend.hub import HISTORY_EVENTS_LIMIT
+from backend.history import HISTORY_EVENTS_LIMIT
 from backend.services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -39,7 +39,7 @@ def events() -> dict[str, Any]:
     if not raw.isdigit():
         raise ApiError(400, f"limit must be a whole number, got {raw!r}")
     limit = min(int(raw), HISTORY_EVENTS_LIMIT)
-    return {"events": services().hub.history(limit)}
+    return {"events": services().hub.recent_events(limit)}
 
 
 @bp.get("/auth/check")

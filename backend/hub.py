@@ -12,6 +12,11 @@ arrived to every browser over Socket.IO:
 * ``view`` when a node's state or a link changed, and at most once a second
   when only details (RTTs, counters) did.
 
+Every event received is also kept in ``history`` (backend/history.py), with
+the hub's receive time, for the timeline and the history export; the hub
+adds ``NodeState`` records when a node's state changes and ``Mark`` records
+(``note()``) when something is done to the cluster.
+
 Watching must never slow the cluster down, and a slow browser must not make
 the hub grow without bound: past ``OUTBOX_EVENTS_LIMIT`` undelivered events,
 the oldest are dropped and counted in ``hub_dropped``, which the page shows.
@@ -32,10 +37,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from backend.history import HISTORY_EVENTS_LIMIT, History
 from backend.services import ProcessStatus
 from backend.telemetry_server import TelemetryServer
 from backend.view import ClusterView
@@ -60,9 +65,6 @@ STATS_INTERVAL_S = 1.0
 # further behind than that has already lost the 250 ms latency target, so we
 # drop (and count) rather than let the delay grow.
 OUTBOX_EVENTS_LIMIT = 10_000
-# About a second at full rate or many minutes of a quiet cluster: enough for
-# GET /api/events to show what just happened, a few MB of memory at most.
-HISTORY_EVENTS_LIMIT = 20_000
 # Of the 250 ms event-to-page budget, what an event may have used before the
 # hub emits it; the rest is for JSON, the WebSocket and the page. Older
 # traffic events are dropped (and counted in hub_dropped) instead of sent late.
@@ -98,12 +100,17 @@ class Hub:
     ) -> None:
         self.view = ClusterView(run_id, time_scale)
         self.server = TelemetryServer(
-            secret, self._on_batch, self._on_disconnect, host=host, on_connect=self._on_connect
+            secret,
+            self._on_batch,
+            self._on_disconnect,
+            host=host,
+            on_connect=self._on_connect,
+            on_raw=self._on_raw,
         )
         self._outbox_limit = outbox_limit
         self._lock = threading.Lock()
         self._outbox: list[dict[str, Any]] = []
-        self._history: deque[dict[str, Any]] = deque(maxlen=history_limit)
+        self.history = History(history_limit)
         self._hub_dropped = 0
         self._telemetry_dropped: dict[str, int] = {}
         self._window_events = 0
@@ -152,6 +159,7 @@ class Hub:
     def on_status(self, status: ProcessStatus) -> None:
         """Launcher callback: a node's process changed state."""
         self.view.on_status(status)
+        self._track_states()
 
     def add_listener(self, listener: Callable[[str, list[Any]], None]) -> None:
         """Call ``listener(node, events)`` for every batch, on the receiving thread.
@@ -179,21 +187,50 @@ class Hub:
             elif kind in _VIEW_EVENTS:
                 for_view.append(e)
         self.view.on_events(node, for_view)
+        if any(type(e) is NodeUp for e in for_view):
+            self._track_states()
         for listener in self._listeners:
             listener(node, events)
         with self._lock:
-            self._outbox.extend(dicts)
-            overflow = len(self._outbox) - self._outbox_limit
-            if overflow > 0:
-                del self._outbox[:overflow]
-                self._hub_dropped += overflow
-            self._history.extend(dicts)
+            self._queue_locked(dicts)
             self._window_events += len(dicts)
             self._window_msgs += msgs
             self._telemetry_dropped[node] = dropped_total
 
+    def _on_raw(self, node: str, body: bytes, count: int) -> None:
+        # the batch's own bytes, just before _on_batch: ten times smaller than its dicts
+        self.history.extend_raw(body, count, time.time() * 1000.0)
+
     def _on_disconnect(self, node: str) -> None:
         self.view.on_disconnect(node)
+        self._track_states()
+
+    def _track_states(self) -> None:
+        """A ``NodeState`` record (history and live stream) per node whose state changed."""
+        records = self.history.track_states(self.view.node_dicts(), time.time() * 1000.0)
+        if records:
+            with self._lock:
+                self._queue_locked(records)
+
+    def note(self, kind: str, text: str, node: str = "") -> dict[str, Any]:
+        """Mark something done to the cluster on the timeline (a fault, a chaos or lesson step).
+
+        ``kind`` names who did it (``action``, ``chaos``, ``lesson``...), ``text``
+        says what, in one line; ``node`` is empty when it concerns the whole
+        cluster. Recorded in the history and sent to the pages like an event.
+        """
+        record = self.history.note(kind, text, time.time() * 1000.0, node)
+        with self._lock:
+            self._queue_locked([record])
+        return record
+
+    def _queue_locked(self, events: list[dict[str, Any]]) -> None:
+        """Add to the outbox (the lock held); past its limit the oldest go, counted."""
+        self._outbox.extend(events)
+        overflow = len(self._outbox) - self._outbox_limit
+        if overflow > 0:
+            del self._outbox[:overflow]
+            self._hub_dropped += overflow
 
     def browser_connected(self, sid: str | None = None) -> None:
         with self._lock:
@@ -235,13 +272,23 @@ class Hub:
                 self._sticky[type(cmd)] = cmd
         return [n for n in self.server.connected_nodes() if self.send_command(n, cmd)]
 
+    def publish(self, event: dict[str, Any]) -> None:
+        """Add an event the backend itself originates (a lesson step, a chaos fault).
+
+        It joins the nodes' events: browsers get it in the next ``events``
+        batch and the history keeps it, so the timeline can mark it. It needs
+        ``type``, ``node`` and ``t_ms`` like every event.
+        """
+        self.history.extend([event], time.time() * 1000.0)
+        with self._lock:
+            self._queue_locked([event])
+            self._window_events += 1
+
     # -- readers -----------------------------------------------------------
 
-    def history(self, limit: int) -> list[dict[str, Any]]:
-        with self._lock:
-            if limit <= 0:
-                return []
-            return list(self._history)[-limit:]
+    def recent_events(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` events received, oldest first (``GET /api/events``)."""
+        return self.history.last(limit)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -1,10 +1,11 @@
 """REST for the replicated key-value store, Raft's state, and membership changes.
 
 ``/api/kv/<key>`` forwards to a node's client port (kv_gateway.py): anyone
-may read and write, as anyone may on the nodes' own ports; the dashboard's
-KV panel, the ``clusterlab kv`` command and lessons use it. ``/api/members``
-adds or removes a node (members.py) and needs the instructor token, like
-every action that changes the cluster's shape. ``/api/raft`` gives a page
+may read, but a write (PUT, DELETE) needs the instructor token, like every
+request that changes the cluster (a room of students watching must not be
+able to change what the instructor shows); the dashboard's KV panel, the
+``clusterlab kv`` command and lessons use it. ``/api/members`` adds or
+removes a node (members.py) and needs the token too. ``/api/raft`` gives a page
 that connects late every node's Raft state and log tail at once.
 
 docs/api-backend-kv.md is the reference for these endpoints.
@@ -100,6 +101,7 @@ def _reply(answer: NodeAnswer, fields: tuple[str, ...], key: str) -> tuple[dict[
 
 
 @bp.put("/kv/<path:key>")
+@require_token
 def put(key: str) -> tuple[dict[str, Any], int]:
     _checked_key(key)
     if (request.content_length or 0) > MAX_VALUE_BYTES:
@@ -126,6 +128,7 @@ def get(key: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.delete("/kv/<path:key>")
+@require_token
 def delete(key: str) -> tuple[dict[str, Any], int]:
     _checked_key(key)
     answer = _forward("DELETE", key_path(key), headers=_session_headers())

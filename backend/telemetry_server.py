@@ -37,6 +37,8 @@ ACCEPT_POLL_S = 0.2  # how quickly stop() is noticed by the accept loop
 LISTEN_BACKLOG = MAX_NODES
 
 BatchHandler = Callable[[str, int, list[Any]], None]
+# (node, the batch's frame body as received, how many events it holds)
+RawBatchHandler = Callable[[str, bytes, int], None]
 NodeHandler = Callable[[str], None]
 
 
@@ -52,6 +54,9 @@ class TelemetryServer:
 
     ``on_connect(node)`` runs when a connection names its node (first batch),
     ``on_disconnect(node)`` when the node's current connection closes.
+    ``on_raw(node, body, count)``, if given, gets each valid batch's encoded
+    body just before ``on_batch``: the history keeps these compact bytes
+    (backend/history.py) rather than the decoded events, ten times larger.
     """
 
     def __init__(
@@ -61,9 +66,11 @@ class TelemetryServer:
         on_disconnect: NodeHandler,
         host: str = "127.0.0.1",
         on_connect: NodeHandler | None = None,
+        on_raw: RawBatchHandler | None = None,
     ) -> None:
         self._secret = secret
         self._on_batch = on_batch
+        self._on_raw = on_raw
         self._on_disconnect = on_disconnect
         self._on_connect = on_connect
         self._host = host
@@ -159,6 +166,8 @@ class TelemetryServer:
                         self._register(conn, node)
                     elif node != conn.node:
                         raise DecodeError(f"batch from {node!r} on {conn.node!r}'s connection")
+                    if self._on_raw is not None:
+                        self._on_raw(node, body, len(events))
                     self._on_batch(node, dropped_total, events)
         except (FrameError, DecodeError) as exc:
             with self._lock:

@@ -8,8 +8,9 @@
   table, with the differences;
 * ``POST /api/trace`` — a real probe through the cluster, hop by hop.
 
-Anyone may look and trace (a probe is one small message); only the
-instructor may change the network. docs/topology-config.md is the
+Anyone may look; only the instructor may change the network or send a
+trace probe (a POST: every request that makes the cluster do something needs
+the token, so read-only viewers cannot). docs/topology-config.md is the
 reference; docs/routing.md the lesson.
 """
 
@@ -118,6 +119,7 @@ def get_routes() -> dict[str, Any]:
 
 
 @bp.post("/trace")
+@require_token
 def post_trace() -> dict[str, Any]:
     body = json_object()
     src = _node_arg(body.get("src"), "src")

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import raft, routing, startup, telemetry
+from bench import files, raft, routing, startup, telemetry, viewers
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         "startup": startup.run_bench(),
         "raft": raft.run_bench(),
         "routing": routing.run_bench(),
+        "files": files.run_bench(),
+        "viewers": viewers.run_bench(),
     }
     text = json.dumps(result, indent=2)
     print(text)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,52 @@ HTTP_TIMEOUT_S = 10.0
 POLL_INTERVAL_S = 0.02  # fine enough to time a start of about a second
 
 
-def pid_alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
+def _proc_state(pid: int) -> str | None:
+    """The one-letter state of ``pid`` in /proc (R, S, T, Z...), None if it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped runs nothing)."""
+    return _proc_state(pid) not in (None, "Z", "X")
+
+
+def pid_stopped(pid: int) -> bool:
+    """True if ``pid`` is stopped by a signal (SIGSTOP): state T."""
+    return _proc_state(pid) == "T"
+
+
+def pids_mentioning(text: str) -> list[int]:
+    """Live processes (not this one) whose command line contains ``text``, e.g. a data dir."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(
+    condition: Callable[[], Any], what: str, deadline_s: float, interval_s: float = 0.05
+) -> Any:
+    """Poll until ``condition()`` is truthy; return its value or fail naming ``what``."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
+        time.sleep(interval_s)
 
 
 def children_of(pid: int) -> set[int]:

@@ -13,6 +13,11 @@ The network a run is built on is part of the settings too: a preset name
 (``topology``) or an explicit ``[[links]]`` table, checked once here with
 cluster.core.topology so that a bad link is refused before any process starts
 (docs/topology-config.md). Each node then gets only its own neighbours.
+
+File storage settings (chunk size, replication, placement) are a ``[files]``
+table in TOML and ``files_*`` fields here; each node gets them as
+``FilesConfig``. The placement part is only the starting point: a running
+cluster keeps its placement settings in Raft and may change them.
 """
 
 from __future__ import annotations
@@ -25,6 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cluster.core.files.meta import (
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_RF,
+    HASHES,
+    MAX_CHUNK_BYTES,
+    MAX_RF,
+    MIN_CHUNK_BYTES,
+    STRATEGIES,
+    PlacementSettings,
+)
+from cluster.core.placement.consistent import DEFAULT_VNODES, MAX_VNODES
 from cluster.core.routing.linkstate import LinkStateConfig
 from cluster.core.topology import (
     LINK_FIELDS,
@@ -56,6 +72,62 @@ MAX_ROUTING_TICK_MS = 1000
 
 class ConfigError(ValueError):
     """A setting is invalid; the message names it and says what is allowed."""
+
+
+# A node the leader has not heard from this long (× time scale) is treated as
+# lost: its chunks are copied elsewhere. Long enough to ride out a restart.
+DEFAULT_REPAIR_GRACE_S = 10.0
+# A chunk no committed file lists (a cut-off upload) is deleted after this long.
+DEFAULT_ORPHAN_GRACE_S = 3600.0
+# The scrubber re-reads and re-hashes stored chunks at most this fast, so it
+# never competes with clients for the disk.
+DEFAULT_SCRUB_MB_PER_S = 4.0
+MAX_GRACE_S = 7 * 24 * 3600.0  # a week: anything longer is "never", which is not a setting
+MAX_SCRUB_MB_PER_S = 10_000.0
+
+
+@dataclass(frozen=True)
+class FilesConfig:
+    """How files are stored (docs: the files chapter): ``[files]`` in TOML."""
+
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    rf: int = DEFAULT_RF
+    strategy: str = "consistent"
+    hash: str = "sha256"
+    vnodes: int = DEFAULT_VNODES
+    repair_grace_s: float = DEFAULT_REPAIR_GRACE_S
+    orphan_grace_s: float = DEFAULT_ORPHAN_GRACE_S
+    scrub_mb_per_s: float = DEFAULT_SCRUB_MB_PER_S
+
+    def validate(self) -> FilesConfig:
+        if not MIN_CHUNK_BYTES <= self.chunk_bytes <= MAX_CHUNK_BYTES:
+            raise ConfigError(
+                f"files.chunk_bytes must be between {MIN_CHUNK_BYTES} (64 KiB) and "
+                f"{MAX_CHUNK_BYTES} (4 MiB), got {self.chunk_bytes}"
+            )
+        if not 1 <= self.rf <= MAX_RF:
+            raise ConfigError(f"files.rf must be between 1 and {MAX_RF}, got {self.rf}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"files.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
+            )
+        if self.hash not in HASHES:
+            raise ConfigError(f"files.hash must be one of {', '.join(HASHES)}, got {self.hash!r}")
+        if not 1 <= self.vnodes <= MAX_VNODES:
+            raise ConfigError(f"files.vnodes must be between 1 and {MAX_VNODES}, got {self.vnodes}")
+        for name in ("repair_grace_s", "orphan_grace_s"):
+            value = getattr(self, name)
+            if not 0 < value <= MAX_GRACE_S:
+                raise ConfigError(f"files.{name} must be above 0 and at most {MAX_GRACE_S:.0f}")
+        if not 0 < self.scrub_mb_per_s <= MAX_SCRUB_MB_PER_S:
+            raise ConfigError(
+                f"files.scrub_mb_per_s must be above 0 and at most {MAX_SCRUB_MB_PER_S:.0f}"
+            )
+        return self
+
+    def placement(self) -> PlacementSettings:
+        """The placement a new cluster starts with (version 0: never changed)."""
+        return PlacementSettings(self.strategy, self.hash, self.rf, self.vnodes, 0)
 
 
 @dataclass
@@ -90,6 +162,28 @@ class ClusterConfig:
     routing_tick_ms: int = 0  # 0: automatic, from the busiest node's neighbour count
     # Raft compacts its log into a snapshot after this many applied entries (§7).
     snapshot_threshold_entries: int = 10_000
+    # File storage ([files] in TOML; FilesConfig says what each one means).
+    files_chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    files_rf: int = DEFAULT_RF
+    files_strategy: str = "consistent"
+    files_hash: str = "sha256"
+    files_vnodes: int = DEFAULT_VNODES
+    files_repair_grace_s: float = DEFAULT_REPAIR_GRACE_S
+    files_orphan_grace_s: float = DEFAULT_ORPHAN_GRACE_S
+    files_scrub_mb_per_s: float = DEFAULT_SCRUB_MB_PER_S
+
+    def files(self) -> FilesConfig:
+        """The ``files_*`` settings as the nodes get them."""
+        return FilesConfig(
+            self.files_chunk_bytes,
+            self.files_rf,
+            self.files_strategy,
+            self.files_hash,
+            self.files_vnodes,
+            self.files_repair_grace_s,
+            self.files_orphan_grace_s,
+            self.files_scrub_mb_per_s,
+        )
 
     def validate(self) -> ClusterConfig:
         if not 1 <= self.nodes <= MAX_NODES:
@@ -133,6 +227,7 @@ class ClusterConfig:
             )
         if not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed must be between 0 and {MAX_SEED}, got {self.seed}")
+        self.files().validate()
         self.build_topology()
         return self
 
@@ -217,7 +312,8 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Flatten a TOML file into settings: top-level keys and the ``[cluster]`` table."""
+    """Flatten a TOML file into settings: top-level keys, the ``[cluster]`` table, and
+    the ``[files]`` table as ``files_<name>``."""
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -230,6 +326,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     if not isinstance(cluster, dict):
         raise ConfigError(f"config file {p}: [cluster] must be a table")
     settings.update(cluster)
+    files = data.get("files", {})
+    if not isinstance(files, dict):
+        raise ConfigError(f"config file {p}: [files] must be a table")
+    settings.update({f"files_{name}": value for name, value in files.items()})
     if isinstance(data.get("topology"), dict):
         raise ConfigError(
             f"config file {p}: write topology = \"<preset>\" or topology = \"custom\" "
@@ -327,6 +427,7 @@ class NodeConfig:
     # every peer (a node started by hand).
     initial_voters: tuple[str, ...] | None = None
     snapshot_threshold_entries: int = 10_000
+    files: FilesConfig = field(default_factory=FilesConfig)
 
     def raft_voters(self) -> tuple[str, ...]:
         if self.initial_voters is None:
@@ -349,4 +450,6 @@ class NodeConfig:
             raw["links"] = tuple(NeighbourLink(**n) for n in raw["links"])
         if raw.get("initial_voters") is not None:
             raw["initial_voters"] = tuple(raw["initial_voters"])
+        if isinstance(raw.get("files"), dict):
+            raw["files"] = FilesConfig(**raw["files"])
         return NodeConfig(**raw)

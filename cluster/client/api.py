@@ -138,9 +138,17 @@ class ClusterClient:
     # -- changing (instructor token) ---------------------------------------
 
     def fault(self, action: str, node: str) -> NodeInfo:
-        """kill | restart | pause | resume a node; returns its new view."""
+        """kill | restart | wipe | pause | resume a node; returns its new view."""
         answer = self._call("POST", "/api/faults", {"action": action, "node": node}, auth=True)
         return cast(NodeInfo, answer["node"])
+
+    def change_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Any ``POST /api/faults`` request (partition, oneway, heal, link...); the answer."""
+        return cast(dict[str, Any], self._call("POST", "/api/faults", body, auth=True))
+
+    def faults(self) -> dict[str, Any]:
+        """``GET /api/faults``: the faults in force, the rules version and who applies it."""
+        return cast(dict[str, Any], self._call("GET", "/api/faults"))
 
     def set_time_scale(self, time_scale: float) -> dict[str, Any]:
         return cast(
@@ -163,14 +171,17 @@ class ClusterClient:
             self._call("POST", "/api/members", body, auth=True, timeout_s=MEMBERS_TIMEOUT_S),
         )
 
-    # -- the key-value store (anyone) ---------------------------------------
+    # -- the key-value store (reads: anyone; writes: instructor token) ------
 
     def kv_put(self, key: str, value: str | bytes, node: str | None = None) -> KvWrite:
         """Write ``key``; returns once committed. ``node``: the entry node (default: leader)."""
         data = value.encode("utf-8") if isinstance(value, str) else value
+        path = _kv_path(key)
         return cast(
             KvWrite,
-            self._call("PUT", _kv_path(key), params=_node(node), data=data, timeout_s=KV_TIMEOUT_S),
+            self._call(
+                "PUT", path, auth=True, params=_node(node), data=data, timeout_s=KV_TIMEOUT_S
+            ),
         )
 
     def kv_get(
@@ -191,8 +202,46 @@ class ClusterClient:
     def kv_delete(self, key: str, node: str | None = None) -> KvWrite:
         return cast(
             KvWrite,
-            self._call("DELETE", _kv_path(key), params=_node(node), timeout_s=KV_TIMEOUT_S),
+            self._call(
+                "DELETE", _kv_path(key), auth=True, params=_node(node), timeout_s=KV_TIMEOUT_S
+            ),
         )
+
+    # -- lessons and chaos (changing: instructor token) ----------------------
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        """Every lesson: name, title, summary, concepts, steps (``GET /api/scenarios``)."""
+        return cast(list[dict[str, Any]], self._call("GET", "/api/scenarios"))
+
+    def lesson(self) -> dict[str, Any]:
+        """The current lesson: status, step, narration, checks (``GET /api/scenarios/current``)."""
+        return cast(dict[str, Any], self._call("GET", "/api/scenarios/current"))
+
+    def lesson_run(self, name: str, play: bool = True, pause_s: float = 2.0) -> dict[str, Any]:
+        body = {"play": play, "pause_s": pause_s}
+        path = f"/api/scenarios/{quote(name, safe='')}/run"
+        return cast(dict[str, Any], self._call("POST", path, body, auth=True))
+
+    def lesson_command(self, command: str) -> dict[str, Any]:
+        """``next``, ``play`` or ``reset`` the current lesson."""
+        path = f"/api/scenarios/current/{command}"
+        return cast(dict[str, Any], self._call("POST", path, {}, auth=True))
+
+    def chaos(self, seed: int | None = None, duration_s: float | None = None) -> dict[str, Any]:
+        """The chaos run; with a seed, the schedule it would give (nothing runs)."""
+        params = {} if seed is None else {"seed": str(seed), "duration_s": str(duration_s)}
+        return cast(dict[str, Any], self._call("GET", "/api/chaos", params=params))
+
+    def chaos_start(
+        self, seed: int, duration_s: float, kinds: list[str] | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"on": True, "seed": seed, "duration_s": duration_s}
+        if kinds:
+            body["kinds"] = kinds
+        return cast(dict[str, Any], self._call("POST", "/api/chaos", body, auth=True))
+
+    def chaos_stop(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self._call("POST", "/api/chaos", {"on": False}, auth=True))
 
     # -- the one place that talks HTTP -------------------------------------
 

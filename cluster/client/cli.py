@@ -5,15 +5,23 @@ exercise can be scripted, repeated and pasted into a lab report::
 
     clusterlab status
     clusterlab fault kill n2
+    clusterlab fault partition n1,n2 n3,n4,n5
     clusterlab kv put greeting hello
     clusterlab kv get greeting --stale --node n3
     clusterlab members add
+    clusterlab put notes.pdf && clusterlab get notes.pdf -o copy.pdf
+    clusterlab lesson leader_crash
+    clusterlab chaos --seed 7 --duration 60
 
 ``--url`` and ``--token`` (or ``CLUSTERLAB_URL`` / ``CLUSTERLAB_TOKEN``) say
-which backend and prove the instructor's right to inject faults and change
-membership. Errors are one line on stderr with exit status 1, never a stack
-trace; ``kv get`` of a missing key exits with 2 (like ``grep`` finding
-nothing), so a script can tell "absent" from "failed".
+which backend and prove the instructor's right to inject faults, write to the
+key-value store and change membership (every command that changes the
+cluster sends the token; reading never needs it). Errors are one line on
+stderr with exit status 1, never a stack trace; ``kv get`` of a missing key
+exits with 2 (like ``grep`` finding nothing), so a script can tell "absent"
+from "failed"; so do ``get`` and ``rm`` of a file the cluster does not have.
+The file commands (put, get, ls, rm, placement) are in files_cli.py, lesson
+and chaos in lesson_cli.py.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from cluster.client import fault_cli, files_cli, lesson_cli
 from cluster.client.api import (
     DEFAULT_URL,
     TOKEN_ENV,
@@ -32,7 +41,6 @@ from cluster.client.api import (
     ClusterInfo,
 )
 
-FAULT_ACTIONS = ("kill", "restart", "pause", "resume")
 MEMBER_ACTIONS = ("add", "remove")
 EXIT_ERROR = 1
 EXIT_NOT_FOUND = 2
@@ -64,10 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show every node: state, pid, addresses")
     _connection_options(status, argparse.SUPPRESS)
 
-    fault = commands.add_parser("fault", help="kill, restart, pause or resume a node")
-    _connection_options(fault, argparse.SUPPRESS)
-    fault.add_argument("action", choices=FAULT_ACTIONS, help="what to do to the node")
-    fault.add_argument("node", help="node id, e.g. n2")
+    fault_cli.add_command(commands, _connection_options)
 
     kv = commands.add_parser(
         "kv",
@@ -77,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _connection_options(kv, argparse.SUPPRESS)
     kv_commands = kv.add_subparsers(dest="kv_command", metavar="OP", required=True)
-    put = kv_commands.add_parser("put", help="write KEY=VALUE; prints where it committed")
+    put = kv_commands.add_parser(
+        "put", help="write KEY=VALUE (instructor token); prints where it committed"
+    )
     _connection_options(put, argparse.SUPPRESS)
     put.add_argument("key")
     put.add_argument("value")
@@ -94,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="also say which node answered, and how"
     )
     _entry_node_option(get)
-    delete = kv_commands.add_parser("del", help="delete KEY")
+    delete = kv_commands.add_parser("del", help="delete KEY (instructor token)")
     _connection_options(delete, argparse.SUPPRESS)
     delete.add_argument("key")
     _entry_node_option(delete)
@@ -110,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     members.add_argument(
         "node", nargs="?", help="node id; optional for add (the next id, e.g. n6, is used)"
     )
+    files_cli.add_commands(commands, _connection_options)
+    lesson_cli.add_commands(commands, _connection_options)
     return parser
 
 
@@ -156,10 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             print(format_status(client.cluster()))
         elif args.command == "fault":
-            node = client.fault(args.action, args.node)
-            print(f"{args.action} {node['id']}: now {node['state']} (pid {node['pid'] or '-'})")
+            return fault_cli.run(client, args)
         elif args.command == "kv":
             return _kv(client, args)
+        elif args.command in files_cli.FILE_COMMANDS:
+            return files_cli.run(client, args)
+        elif args.command in lesson_cli.LESSON_COMMANDS:
+            return lesson_cli.run(client, args)
         elif args.command == "members":
             if args.action == "remove" and not args.node:
                 raise ClientError("members remove needs the node to remove, e.g. n3")

@@ -25,6 +25,24 @@ order is that of the log, every node evicts the same ones.
 Reads do not go through here: a linearizable read asks Raft for a read index
 (§6.4) and then calls ``get`` once that index is applied; a stale read calls
 ``get`` right away.
+
+Files (hash-placed file storage) keep their metadata in a second namespace,
+``files``: name → packed ``FileMeta`` (cluster/core/files/meta.py), plus the
+placement settings under the reserved name ``/placement``. Three operations
+write it, with the same sessions as key-value writes:
+
+* ``fput`` (key = name, value = packed metadata): create or replace a file;
+* ``fdel`` (key = name): delete it (``not_found`` if absent);
+* ``fcas`` (key = name, expected = packed metadata read before, value = new):
+  replace only if unchanged since it was read (``mismatch`` otherwise); how
+  repairs change replica lists without losing a concurrent change.
+
+The state machine checks the metadata (a malformed one is ``bad_meta``) and
+stamps it with ``version`` = the index of the entry, so every node stores the
+same bytes and a version never repeats. A file write answers with that
+version (ASCII digits) as its value, a delete with the deleted version.
+``file_change`` describes the file change the last applied entry made, so
+the leader's shell can report it to the dashboard.
 """
 
 from __future__ import annotations
@@ -32,11 +50,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.core.files.meta import PLACEMENT_KEY, FileMeta, PlacementSettings
 from cluster.schema.codec import pack, unpack
 from cluster.schema.registry import DecodeError
 
-OPS = ("put", "delete", "append", "cas")
-SNAPSHOT_VERSION = 1
+FILE_OPS = ("fput", "fdel", "fcas")
+OPS = ("put", "delete", "append", "cas", *FILE_OPS)
+FILE_CHANGE_OPS = {"fput": "put", "fcas": "replicas"}  # the FileChange op of each write
+# Version 2 added the files namespace; version 1 snapshots still restore.
+SNAPSHOT_VERSION = 2
 # Sessions remembered at once: bounds memory; a client idle for this many
 # other clients' writes must open a new session.
 DEFAULT_MAX_SESSIONS = 10_000
@@ -92,6 +114,16 @@ class KvResult:
     duplicate: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """What an applied file operation changed; ``op`` is "put", "delete", "replicas"
+    (an ``fcas`` of a file) or "placement" (the settings)."""
+
+    name: str
+    version: int
+    op: str
+
+
 @dataclass(slots=True)
 class _Session:
     last_seq: int
@@ -101,7 +133,11 @@ class _Session:
 class KvStore:
     def __init__(self, max_sessions: int = DEFAULT_MAX_SESSIONS) -> None:
         self.data: dict[str, bytes] = {}
+        # File name (or PLACEMENT_KEY) → packed FileMeta (or PlacementSettings).
+        self.files: dict[str, bytes] = {}
         self.applied_index = 0
+        # The file change made by the entry applied last (None: not a file change).
+        self.file_change: FileChange | None = None
         self.max_sessions = max_sessions
         # Insertion order is recency order: a touched session moves to the end.
         self._sessions: dict[str, _Session] = {}
@@ -109,11 +145,20 @@ class KvStore:
     def get(self, key: str) -> bytes | None:
         return self.data.get(key)
 
+    def get_file(self, name: str) -> bytes | None:
+        """The packed metadata of file ``name`` (``PLACEMENT_KEY``: the settings)."""
+        return self.files.get(name)
+
+    def file_names(self) -> list[str]:
+        """Every file's name, sorted (the placement settings are not a file)."""
+        return sorted(name for name in self.files if name != PLACEMENT_KEY)
+
     def apply(self, index: int, data: bytes) -> KvResult:
         """Apply the command of committed entry ``index`` (entries must come in order)."""
         if index <= self.applied_index:
             raise ValueError(f"entry {index} applied twice (applied {self.applied_index})")
         self.applied_index = index
+        self.file_change = None
         cmd = decode_command(data)
         if cmd is None:
             return KvResult(False, error="bad_command")
@@ -139,8 +184,11 @@ class KvStore:
         if index <= self.applied_index:
             raise ValueError(f"entry {index} applied twice (applied {self.applied_index})")
         self.applied_index = index
+        self.file_change = None
 
     def _execute(self, cmd: Command) -> KvResult:
+        if cmd.op in FILE_OPS:
+            return self._execute_file(cmd)
         before = self.data.get(cmd.key)
         if cmd.op == "put":
             self.data[cmd.key] = cmd.value
@@ -160,6 +208,29 @@ class KvStore:
         self.data[cmd.key] = cmd.value
         return KvResult(True, before)
 
+    def _execute_file(self, cmd: Command) -> KvResult:
+        name = cmd.key
+        before = self.files.get(name)
+        version = self.applied_index
+        if cmd.op == "fdel":
+            if name == PLACEMENT_KEY:
+                return KvResult(False, error="bad_meta")
+            if before is None:
+                return KvResult(False, error="not_found")
+            del self.files[name]
+            old_version = FileMeta.unpack(before).version
+            self.file_change = FileChange(name, old_version, "delete")
+            return KvResult(True, str(old_version).encode())
+        if cmd.op == "fcas" and before != cmd.expected:
+            return KvResult(False, error="mismatch")
+        stamped = _stamped(name, cmd.value, version)
+        if stamped is None:
+            return KvResult(False, error="bad_meta")
+        self.files[name] = stamped
+        op = "placement" if name == PLACEMENT_KEY else FILE_CHANGE_OPS[cmd.op]
+        self.file_change = FileChange(name, version, op)
+        return KvResult(True, str(version).encode())
+
     def _touch(self, client_id: str, session: _Session) -> None:
         self._sessions.pop(client_id, None)
         self._sessions[client_id] = session
@@ -178,17 +249,38 @@ class KvStore:
             for cid, s in self._sessions.items()
         ]
         items = sorted(self.data.items())
-        return pack([SNAPSHOT_VERSION, self.applied_index, self.max_sessions, items, sessions])
+        files = sorted(self.files.items())
+        return pack(
+            [SNAPSHOT_VERSION, self.applied_index, self.max_sessions, items, sessions, files]
+        )
 
     @classmethod
     def restore(cls, data: bytes) -> KvStore:
         raw: Any = unpack(data)
-        if not isinstance(raw, list) or len(raw) != 5 or raw[0] != SNAPSHOT_VERSION:
+        # Version 1 had no files: [1, applied_index, max_sessions, items, sessions].
+        if isinstance(raw, list) and len(raw) == 5 and raw[0] == 1:
+            raw = [SNAPSHOT_VERSION, *raw[1:], []]
+        if not isinstance(raw, list) or len(raw) != 6 or raw[0] != SNAPSHOT_VERSION:
             raise ValueError("not a key-value snapshot of a known version")
-        _, applied_index, max_sessions, items, sessions = raw
+        _, applied_index, max_sessions, items, sessions, files = raw
         store = cls(max_sessions)
         store.applied_index = applied_index
         store.data = {key: value for key, value in items}
+        store.files = {name: meta for name, meta in files}
         for cid, last_seq, ok, value, error in sessions:
             store._sessions[cid] = _Session(last_seq, KvResult(ok, value, error))
         return store
+
+
+def _stamped(name: str, value: bytes, version: int) -> bytes | None:
+    """``value`` checked as the metadata of ``name`` and re-packed with ``version``;
+    None if it is not valid (the same answer on every node)."""
+    try:
+        if name == PLACEMENT_KEY:
+            return PlacementSettings.unpack(value).with_version(version).pack()
+        meta = FileMeta.unpack(value)
+    except (ValueError, TypeError):
+        return None
+    if meta.name != name:
+        return None
+    return meta.with_version(version).pack()

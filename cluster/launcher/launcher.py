@@ -40,6 +40,7 @@ from cluster.launcher.notifier import Notifier
 from cluster.launcher.ports import LOOPBACK, reserve_loopback_ports
 from cluster.launcher.spawner import Spawner, SpawnRequest
 from cluster.launcher.status import DOWN, PAUSED, RUNNING, LauncherError, NodeStatus
+from cluster.launcher.wipe import empty_node_dir
 from cluster.schema.control import AddPeer, RemovePeer
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,23 @@ class Launcher:
             self._require_started()
             if rec.popen is not None:
                 self._kill_and_reap(rec)
+            rec.restarts += 1
+            self._spawn(rec)
+            return rec.snapshot()
+
+    def wipe(self, node_id: str) -> NodeStatus:
+        """Kill if alive, empty its data directory (wipe.py), spawn again on the same ports.
+
+        The node comes back with no Raft state and no chunks, like a server
+        whose disk was replaced, and must be caught up by the others.
+        """
+        with self._lock:
+            rec = self._get(node_id)
+            self._require_started()
+            if rec.popen is not None:
+                self._kill_and_reap(rec)
+            removed = empty_node_dir(rec.dir, self._data_dir)
+            log.info("launcher: wiped %s (removed %s)", rec.id, ", ".join(removed) or "nothing")
             rec.restarts += 1
             self._spawn(rec)
             return rec.snapshot()
@@ -362,6 +380,7 @@ class Launcher:
             routing_tick_ms=self._routing_tick_ms,
             initial_voters=() if rec.id in self._joined else self._initial_voters,
             snapshot_threshold_entries=config.snapshot_threshold_entries,
+            files=config.files(),
         )
 
     def _spawn(self, rec: _Process) -> None:

@@ -51,8 +51,13 @@ REASONS = {
     413: "Content Too Large",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
+    507: "Insufficient Storage",
 }
+# A body this large is written after the head rather than joined to it: a
+# file chunk would otherwise be copied once more just to prepend 100 bytes.
+JOIN_BODY_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,5 +303,10 @@ async def _write(writer: asyncio.StreamWriter, response: Response, keep_alive: b
         f"Connection: {'keep-alive' if keep_alive else 'close'}",
     ]
     lines.extend(f"{name}: {value}" for name, value in response.headers)
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body)
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if len(response.body) <= JOIN_BODY_MAX_BYTES:
+        writer.write(head + response.body)
+    else:
+        writer.write(head)
+        writer.write(response.body)
     await writer.drain()

@@ -37,7 +37,13 @@ from cluster.node.batcher import Batcher
 from cluster.node.clock import wall_ms
 from cluster.node.node import Node
 from cluster.node.raft_driver import Committed, ProposalFailed, ProposalTimeout, RaftDriver
-from cluster.schema.kv import KvForward, KvForwardReply, parse_reply, parse_request
+from cluster.schema.kv import (
+    KvForward,
+    KvForwardReply,
+    parse_reply,
+    parse_request,
+    request_expected,
+)
 from cluster.schema.messages import Envelope
 from cluster.schema.telemetry import ClientReply, ClientRequest
 
@@ -162,9 +168,17 @@ class KvService:
         )
 
     async def write(
-        self, op: str, key: str, value: bytes, client_id: str, seq: int, trace_id: str = ""
+        self,
+        op: str,
+        key: str,
+        value: bytes,
+        client_id: str,
+        seq: int,
+        trace_id: str = "",
+        expected: bytes | None = None,
     ) -> Outcome:
-        """Commit a write (``put``, ``delete``) or membership change (``add``, ``remove``)."""
+        """Commit a write (``put``, ``delete``; the file ops ``fput``, ``fdel``, ``fcas``
+        with ``expected``) or membership change (``add``, ``remove``)."""
         loop = asyncio.get_running_loop()
         deadline_s = loop.time() + self.timeout_s()
         last: Outcome | None = None  # the latest failed attempt, explained at the deadline
@@ -174,10 +188,12 @@ class KvService:
                 return _final(last or Outcome(503, error=self._no_leader_reason()))
             raft = self.driver.raft
             if raft.role is Role.LEADER:
-                outcome = await self._propose(op, key, value, client_id, seq, remaining_s)
+                outcome = await self._propose(
+                    op, key, value, client_id, seq, remaining_s, expected
+                )
             elif raft.leader is not None and raft.leader != self.node.id:
                 outcome = await self._forward(
-                    raft.leader, op, key, value, client_id, seq, trace_id, remaining_s
+                    raft.leader, op, key, value, client_id, seq, trace_id, remaining_s, expected
                 )
             else:
                 await self._wait_for_leader(remaining_s)
@@ -192,6 +208,15 @@ class KvService:
         """``linearizable``: ReadIndex then the local state machine; else local at once."""
         if not linearizable:
             return _found(self.driver.kv.get(key), self.driver.kv.applied_index)
+        barrier = await self.read_barrier()
+        if barrier.status != 200:
+            return barrier
+        return _found(self.driver.kv.get(key), barrier.index)
+
+    async def read_barrier(self) -> Outcome:
+        """§6.4: wait until this node's state machine has applied a read index the
+        leader confirmed; then any local read is linearizable. 200 with ``index``
+        = that read index, or 503 saying why not."""
         loop = asyncio.get_running_loop()
         deadline_s = loop.time() + self.timeout_s()
         last_error = ""
@@ -220,7 +245,7 @@ class KvService:
             except TimeoutError:
                 last_error = f"timeout: this node has not yet applied index {read_index}"
                 continue
-            return _found(self.driver.kv.get(key), read_index)
+            return Outcome(200, index=read_index)
 
     def timeout_s(self) -> float:
         return min(MAX_REQUEST_TIMEOUT_S, REQUEST_TIMEOUT_S * max(1.0, self.node.clock.time_scale))
@@ -231,19 +256,33 @@ class KvService:
     # -- as the leader ------------------------------------------------------
 
     async def _propose(
-        self, op: str, key: str, value: bytes, client_id: str, seq: int, timeout_s: float
+        self,
+        op: str,
+        key: str,
+        value: bytes,
+        client_id: str,
+        seq: int,
+        timeout_s: float,
+        expected: bytes | None = None,
     ) -> Outcome:
-        future = self._start_proposal(op, key, value, client_id, seq, timeout_s)
+        future = self._start_proposal(op, key, value, client_id, seq, timeout_s, expected)
         with contextlib.suppress(Exception):
             await future  # its outcome, failure included, is read below
         return self._outcome(op, future)
 
     def _start_proposal(
-        self, op: str, key: str, value: bytes, client_id: str, seq: int, timeout_s: float
+        self,
+        op: str,
+        key: str,
+        value: bytes,
+        client_id: str,
+        seq: int,
+        timeout_s: float,
+        expected: bytes | None = None,
     ) -> asyncio.Future[Committed]:
         if op in ("add", "remove"):
             return self.driver.propose_membership(op, key, timeout_s)
-        command = Command(op, key, value, None, client_id, seq).encode()
+        command = Command(op, key, value, expected, client_id, seq).encode()
         return self.driver.propose(command, timeout_s)
 
     def _outcome(self, op: str, future: asyncio.Future[Committed]) -> Outcome:
@@ -286,7 +325,10 @@ class KvService:
                 self._answer(origin, request_id, op, key, trace_id, started_s, outcome)
                 continue
             self._serving += 1
-            future = self._start_proposal(op, key, value, client_id, seq, self.timeout_s())
+            expected = request_expected(raw)
+            future = self._start_proposal(
+                op, key, value, client_id, seq, self.timeout_s(), expected
+            )
             future.add_done_callback(
                 functools.partial(
                     self._forwarded_done, origin, request_id, op, key, trace_id, started_s
@@ -339,14 +381,18 @@ class KvService:
         seq: int,
         trace_id: str,
         remaining_s: float,
+        expected: bytes | None = None,
     ) -> Outcome:
         if len(self._forwards) >= MAX_FORWARDS_WAITING:
             return Outcome(503, error="too many forwarded requests waiting")
         request_id = next(self._request_ids)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._forwards[request_id] = (leader, future)
-        request = [request_id, op, key, value, client_id, seq, trace_id]
-        self._requests.add(leader, request, len(key) + len(value) + len(client_id))
+        request: list[Any] = [request_id, op, key, value, client_id, seq, trace_id]
+        if op == "fcas":
+            request.append(expected)
+        size_bytes = len(key) + len(value) + len(client_id) + len(expected or b"")
+        self._requests.add(leader, request, size_bytes)
         try:
             return await asyncio.wait_for(future, min(remaining_s, self.attempt_s()))
         except TimeoutError:
@@ -440,5 +486,7 @@ def _committed(committed: Committed) -> Outcome:
     if result is None or result.ok:
         before = result.value if result is not None else None
         return Outcome(200, committed.index, committed.term, before)
-    status = {"bad_command": 400, "too_large": 413}.get(result.error, 409)
+    status = {"bad_command": 400, "bad_meta": 400, "too_large": 413, "not_found": 404}.get(
+        result.error, 409
+    )
     return Outcome(status, committed.index, committed.term, result.value, result.error)

@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cluster.config import ROUTING_PROTOCOLS, SECRET_ENV, ConfigError, NodeConfig
+from cluster.config import ROUTING_PROTOCOLS, SECRET_ENV, ConfigError, FilesConfig, NodeConfig
 from cluster.node.clock import TIME_SCALE_MAX, TIME_SCALE_MIN
+from cluster.node.fault_commands import FaultCommands
 from cluster.node.heartbeat import Heartbeats
+from cluster.node.hold import HoldDelivery
 from cluster.node.http import HttpServer, Router
 from cluster.node.lifecycle import stop_on_signals, watch_parent
 from cluster.node.load import LoadGenerator
@@ -88,6 +90,8 @@ def validate_node_config(config: NodeConfig) -> NodeConfig:
         config.routing in ROUTING_PROTOCOLS,
         f"routing must be one of {', '.join(ROUTING_PROTOCOLS)}, got {config.routing!r}",
     )
+    need(isinstance(config.files, FilesConfig), "files must be a table of file settings")
+    config.files.validate()
     book = {peer.node: peer for peer in config.peers}
     neighbours = config.neighbours()
     need(
@@ -122,7 +126,9 @@ async def serve(config: NodeConfig, secret: bytes) -> int:
     routing = Routing(node)
     Tracer(node)
     NeighbourCommands(node)
+    FaultCommands(node)
     load = LoadGenerator(node)
+    HoldDelivery(node)
     node.on_command(SetTimeScale, lambda command: node.clock.set_time_scale(command.time_scale))
     router = Router()
     add_status_route(router, node, heartbeats, routing)

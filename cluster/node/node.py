@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from cluster.config import NeighbourLink, NodeConfig
 from cluster.core.routing.forwarding import Deliver, Forward, ForwardingTable
 from cluster.node.clock import ScaledClock, wall_ms
+from cluster.node.faults import FaultGate
 from cluster.node.link import OutgoingLink, Written
 from cluster.node.peer_server import PeerServer
 from cluster.node.shaping import Shaper, Shaping
@@ -43,6 +44,7 @@ from cluster.node.telemetry import Telemetry
 from cluster.schema.codec import encode_frame
 from cluster.schema.messages import Envelope, Hello, encode_envelope
 from cluster.schema.telemetry import (
+    MSG_TEXT_MAX_CHARS,
     BadFrame,
     Counters,
     LinkConfig,
@@ -107,11 +109,26 @@ class Node:
         self.address_book = {peer.node: peer for peer in config.peers}
         self.neighbours: dict[str, NeighbourLink] = {}
         self.links: dict[str, OutgoingLink] = {}
+        # Partitions, one-way rules and link faults sent by the hub (SetFaults);
+        # its draws are seeded like the loss draws, so a faulty run repeats.
+        self.faults = FaultGate(
+            self.id,
+            self.links,
+            random.Random(f"{config.seed}/{self.id}/faults"),
+            lambda: self.clock.time_scale,
+            self.counters,
+            self.on_dropped,
+        )
         self._link_tasks: dict[str, asyncio.Task[None]] = {}
         # Shared with the server: only current neighbours may open a stream to us.
         self._known_peers: set[str] = set()
         self.server = PeerServer(config.run_id, secret, self._known_peers, self)
         self._started = False
+        # Hold-and-step (hold.py): a message this node originates is offered to
+        # ``hold_outgoing`` first, which may keep it (True) to send it later;
+        # while ``timers_frozen`` Raft's clock stands still.
+        self.hold_outgoing: Callable[[Envelope], bool] | None = None
+        self.timers_frozen = False
         for neighbour in config.neighbours():
             self._add_link(neighbour)
 
@@ -121,7 +138,10 @@ class Node:
         """Send ``body`` to node ``dst`` along the routes; never blocks, a failure is
         a counted drop."""
         self._seq += 1
-        self.forward(Envelope(self.id, dst, self._seq, body), local=True)
+        env = Envelope(self.id, dst, self._seq, body)
+        if self.hold_outgoing is not None and self.hold_outgoing(env):
+            return  # kept by hold-and-step; it calls forward() when released
+        self.forward(env, local=True)
 
     def send_link(self, peer: str, body: Any) -> None:
         """Send ``body`` one hop to neighbour ``peer``, whatever the routes say."""
@@ -181,6 +201,7 @@ class Node:
         self.emit(self.link_config_event())
 
     async def close(self) -> None:
+        self.faults.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -280,11 +301,14 @@ class Node:
     def put_on_link(self, peer: str, env: Envelope) -> str | None:
         """Queue ``env`` on the link to neighbour ``peer``; the drop reason if it cannot be."""
         link = self.links.get(peer)
-        reason = (
-            "no_link"
-            if link is None
-            else link.enqueue(env, encode_frame(self.secret, encode_envelope(env)))
-        )
+        if link is None:
+            reason: str | None = "no_link"
+        else:
+            frame = encode_frame(self.secret, encode_envelope(env))
+            if self.faults.active:  # network faults (faults.py) see every frame
+                reason = self.faults.send(peer, env, frame, link)
+            else:
+                reason = link.enqueue(env, frame)
         if reason is not None:
             self.on_dropped(env, reason)
         return reason
@@ -315,7 +339,12 @@ class Node:
         # t_ms is when the frame entered the link: an injected delay is part of its flight.
         for env, size_bytes, queued_ms in sent:
             size_total += size_bytes
-            emit(MsgSent(node, queued_ms, env.src, env.dst, env.seq, env.kind, peer, size_bytes))
+            text = env.text()[:MSG_TEXT_MAX_CHARS]  # what the timeline shows on hover
+            emit(
+                MsgSent(
+                    node, queued_ms, env.src, env.dst, env.seq, env.kind, peer, size_bytes, text
+                )
+            )
         self.counters["frames_sent"] += len(sent)
         self.counters["bytes_sent"] += size_total
 

@@ -30,12 +30,13 @@ import asyncio
 import heapq
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from cluster.core.kv import KvResult, KvStore, decode_command
+from cluster.core.kv import FILE_OPS, KvResult, KvStore, decode_command
 from cluster.core.raft import (
     Accepted,
     NotLeader,
@@ -139,14 +140,38 @@ class RaftDriver:
         self._apply_hooks: list[Callable[[Entry], None]] = []
         self._leader_hooks: list[Callable[[], None]] = []
         self._log_reporter = LogReporter(node.id, node.emit, entry_text)
+        # Monotonic seconds of the last Raft message from each node, and since
+        # when we lead: file repair asks how long the leader has not heard
+        # from a voter (``silence_s``) to decide that it is down.
+        self._heard_s: dict[str, float] = {}
+        self._leading_since_s = time.monotonic()
+        self._last_role: Role | None = None
         for message_type in RAFT_MESSAGE_TYPES:
             node.on(message_type, self._on_message)
 
     # -- inputs from the node ---------------------------------------------------
 
     def _on_message(self, env: Envelope) -> None:
+        self._heard_s[env.src] = time.monotonic()
         self.raft.step(env.src, env.body)
         self._kick.set()
+
+    def silence_s(self) -> dict[str, float]:
+        """Seconds since this node last heard a Raft message from each other voter.
+
+        Counted at most from when it became leader, and for a voter never
+        heard from, from the first time it is asked about (a node that just
+        joined): silence is only measured while we could have heard it.
+        """
+        now_s = time.monotonic()
+        since_s = self._leading_since_s
+        heard = self._heard_s
+        silence = {}
+        for voter in self.raft.voters:
+            if voter != self.node.id:
+                heard_s = heard.setdefault(voter, now_s)
+                silence[voter] = now_s - max(heard_s, since_s)
+        return silence
 
     def propose(self, data: bytes, timeout_s: float) -> asyncio.Future[Committed]:
         """Propose a KV command; the future resolves when it is applied, or fails
@@ -219,6 +244,8 @@ class RaftDriver:
     async def run_ticks(self) -> None:
         while True:
             await self.node.clock.sleep(self.tick_ms)
+            if self.node.timers_frozen:
+                continue  # hold-and-step: no timeout fires while delivery is held (hold.py)
             self.raft.tick()
             self._kick.set()
 
@@ -335,6 +362,9 @@ class RaftDriver:
                 future.set_result(None)
 
     def _on_soft_state(self, role: Role) -> None:
+        if role is Role.LEADER and self._last_role is not Role.LEADER:
+            self._leading_since_s = time.monotonic()
+        self._last_role = role
         changed, self._leader_changed = self._leader_changed, asyncio.Event()
         changed.set()
         if role is not Role.LEADER and self._proposals:
@@ -432,7 +462,7 @@ def entry_text(entry: Entry) -> str:
     if command is None:
         return f"{len(entry.data)} B"
     key = command.key[:ENTRY_TEXT_CHARS]
-    if command.op == "delete":
-        return f"delete {key}"
+    if command.op in ("delete", *FILE_OPS):  # file metadata is packed bytes: name only
+        return f"{command.op} {key}"
     value = command.value[:ENTRY_TEXT_CHARS].decode("utf-8", errors="replace")
     return f"{command.op} {key}={value}"

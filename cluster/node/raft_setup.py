@@ -3,7 +3,8 @@
 Reads the node's Raft state back from its data directory (a restarted node
 continues where it stopped: term, vote, log, snapshot), rebuilds the state
 machine from the snapshot, and connects the pure core to the node's
-network (``RaftDriver``) and to its client port (``KvService``).
+network (``RaftDriver``) and to its client port (``KvService``), with the
+file storage whose metadata lives in the same state machine (files_setup.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from cluster.config import NodeConfig
 from cluster.core.kv import KvStore
 from cluster.core.raft import RaftConfig, RaftNode
+from cluster.node.files_setup import start_files
 from cluster.node.http import Router
 from cluster.node.kv_routes import add_kv_routes
 from cluster.node.kv_service import KvService
@@ -46,7 +48,9 @@ def start_raft(
     settings = RaftConfig(snapshot_threshold_entries=config.snapshot_threshold_entries)
     raft = RaftNode(config.node, list(config.raft_voters()), persistent, random.Random(), settings)
     driver = RaftDriver(node, raft, storage, kv, config.tick_ms, config.fsync)
-    add_kv_routes(router, KvService(node, driver, heard_ms))
+    kv_service = KvService(node, driver, heard_ms)
+    add_kv_routes(router, kv_service)
+    start_files(config, router, kv_service, heard_ms)
     PeerCommands(node)
     return driver
 

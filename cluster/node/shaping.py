@@ -77,10 +77,19 @@ class Shaper:
         self._time_scale = time_scale
         self._link_free_s = 0.0  # when the link finishes transmitting what it has
         self._last_release_s = 0.0  # release times never go backwards (FIFO)
+        # Added on top of the configured latency and jitter by a link fault
+        # (cluster/node/faults.py); the configuration itself stays untouched.
+        self._fault_delay_ms = 0.0
+        self._fault_jitter_ms = 0.0
 
     def set_shaping(self, shaping: Shaping) -> None:
         """Apply new properties to frames admitted from now on."""
         self.shaping = shaping
+
+    def set_fault_delay(self, delay_ms: float, jitter_ms: float) -> None:
+        """Add a link fault's delay and jitter to frames admitted from now on."""
+        self._fault_delay_ms = delay_ms
+        self._fault_jitter_ms = jitter_ms
 
     def admit(self, size_bytes: int, now_s: float) -> float:
         """The time at which this frame may be written, or LOST / QUEUE_FULL."""
@@ -93,9 +102,10 @@ class Shaper:
             return QUEUE_FULL
         transmit_s = size_bytes * BITS_PER_BYTE / (shaping.bandwidth_mbps * 1e6) * scale
         self._link_free_s = start_s + transmit_s
-        delay_ms = shaping.latency_ms
-        if shaping.jitter_ms > 0:
-            delay_ms += self._rng.uniform(-shaping.jitter_ms, shaping.jitter_ms)
+        delay_ms = shaping.latency_ms + self._fault_delay_ms
+        jitter_ms = shaping.jitter_ms + self._fault_jitter_ms
+        if jitter_ms > 0:
+            delay_ms += self._rng.uniform(-jitter_ms, jitter_ms)
         release_s = self._link_free_s + max(0.0, delay_ms) * scale / 1000.0
         release_s = max(release_s, self._last_release_s)
         self._last_release_s = release_s

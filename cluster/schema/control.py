@@ -104,3 +104,47 @@ class RemovePeer:
     """Forget member ``peer``: close the links to it (sent once its removal committed)."""
 
     peer: str
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class SetHold:
+    """Hold-and-step delivery (cluster/node/hold.py): ``on`` keeps every protocol
+    message the node originates in its hold queue and stops Raft's clock; off
+    releases everything held, oldest first, and lets time run again."""
+
+    on: bool
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class DeliverHeld:
+    """Send the held message ``src#seq`` (src = this node) now: one step."""
+
+    seq: int
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class ReleaseHeld:
+    """Send every held message now, oldest first; delivery stays held for new ones."""
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class SetFaults:
+    """Every network fault in force (cluster/core/faults.py), the same for every node.
+
+    ``partition``: the groups (nodes not listed form one more group);
+    ``oneways``: ``[from nodes, to nodes]`` rules, messages from ``to`` to
+    ``from`` are stopped; ``links``: directed link faults ``{"src", "dst",
+    "up", "delay_ms", "jitter_ms", "loss", "duplicate", "reorder"}``.
+    Every node gets all of them because it forwards other nodes' messages
+    too; it applies the link faults whose ``src`` it is. ``version`` grows
+    with every change, and the node confirms it with ``FaultsApplied``.
+    """
+
+    version: int
+    partition: list[list[str]]
+    oneways: list[list[list[str]]]
+    links: list[dict[str, Any]]

@@ -22,12 +22,14 @@ from typing import Any
 
 from cluster.schema.messages import wire
 
-# Operations a KvForward may carry: writes of the key-value store, and the
-# single-server membership changes of ``POST /members`` (thesis §4).
-FORWARD_OPS = ("put", "delete", "add", "remove")
+# Operations a KvForward may carry: writes of the key-value store, the
+# single-server membership changes of ``POST /members`` (thesis §4), and the
+# file metadata writes of the files namespace (cluster/core/kv.py).
+FORWARD_OPS = ("put", "delete", "add", "remove", "fput", "fdel", "fcas")
 
 
-# One forwarded request: [request_id, op, key, value, client_id, seq, trace_id].
+# One forwarded request: [request_id, op, key, value, client_id, seq, trace_id]
+# and, for ``fcas`` only, an eighth field: the expected old value (bytes or nil).
 # ``client_id``/``seq`` is the client's session (exactly-once, thesis §6.3);
 # ``key`` is the node id for ``add``/``remove``; ``trace_id`` is '' when the
 # request is not followed on the dashboard.
@@ -77,10 +79,16 @@ class KvForwardReply:
 
 
 def parse_request(raw: Any) -> tuple[int, str, str, bytes, str, int, str] | None:
-    """One forwarded request checked field by field (remote data), or None."""
-    if not isinstance(raw, list) or len(raw) != 7:
+    """One forwarded request checked field by field (remote data), or None.
+
+    The optional eighth field (``fcas``'s expected value) is read by
+    ``request_expected``.
+    """
+    if not isinstance(raw, list) or len(raw) not in (7, 8):
         return None
-    request_id, op, key, value, client_id, seq, trace_id = raw
+    if len(raw) == 8 and not (raw[7] is None or isinstance(raw[7], bytes)):
+        return None
+    request_id, op, key, value, client_id, seq, trace_id = raw[:7]
     if not (
         isinstance(request_id, int)
         and op in FORWARD_OPS
@@ -92,6 +100,12 @@ def parse_request(raw: Any) -> tuple[int, str, str, bytes, str, int, str] | None
     ):
         return None
     return request_id, op, key, value, client_id, seq, trace_id
+
+
+def request_expected(raw: list[Any]) -> bytes | None:
+    """The expected old value of a request ``parse_request`` accepted (None: absent)."""
+    expected: bytes | None = raw[7] if len(raw) == 8 else None
+    return expected
 
 
 def parse_reply(raw: Any) -> tuple[int, int, int, int, bytes | None, str] | None:

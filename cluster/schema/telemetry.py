@@ -21,6 +21,10 @@ from cluster.schema.registry import DecodeError, Registry
 TELEMETRY = Registry("telemetry")
 event = TELEMETRY.register
 
+# A message's text in MsgSent: a KV key can be 1 KiB, and one long line per
+# message would multiply the telemetry stream; the start says what it is.
+MSG_TEXT_MAX_CHARS = 120
+
 
 @event
 @dataclass(frozen=True, slots=True)
@@ -37,7 +41,13 @@ class NodeUp:
 @event
 @dataclass(frozen=True, slots=True)
 class MsgSent:
-    """A frame left ``node`` towards next hop ``to`` (``src#seq`` names the message)."""
+    """A frame left ``node`` towards next hop ``to`` (``src#seq`` names the message).
+
+    ``text`` is the message's canonical one-line form (``Envelope.text()``,
+    e.g. ``n1→n3 AppendEntries t3 i7..9 c6``), cut at ``MSG_TEXT_MAX_CHARS``:
+    the timeline shows it when a student hovers an arrow. Only the send
+    carries it; the receive and the drop are joined to it by ``src#seq``.
+    """
 
     node: str
     t_ms: float
@@ -47,6 +57,7 @@ class MsgSent:
     kind: str
     to: str
     size_bytes: int
+    text: str = ""
 
 
 @event
@@ -266,6 +277,80 @@ class ClientReply:
     term: int
     latency_ms: float
     error: str
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class HeldMessages:
+    """Hold-and-step: the messages ``node`` keeps instead of sending, oldest first.
+
+    Sent whenever the queue changes. ``on``: delivery is held; ``held``: each
+    ``{"id", "dst", "type", "text", "since_ms"}`` (``id`` is the seq, so
+    ``node#id`` names the message); ``overflow``: messages refused so far
+    because the queue was full; ``limit``: the queue's size.
+    """
+
+    node: str
+    t_ms: float
+    on: bool
+    held: list[dict[str, Any]]
+    overflow: int
+    limit: int
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class FaultsApplied:
+    """``node`` applies the network faults of ``SetFaults`` ``version`` to its frames.
+
+    ``blocked``: the nodes its own messages can no longer reach (partition,
+    one-way); ``links``: the faults on its outgoing links, ``{peer: {"up",
+    "delay_ms", "jitter_ms", "loss", "duplicate", "reorder"}}``.
+    """
+
+    node: str
+    t_ms: float
+    version: int
+    blocked: list[str]
+    links: dict[str, dict[str, Any]]
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class ChunkStored:
+    """``node`` stored a file chunk durably (verified, fsynced); ``reason`` "upload",
+    "repair" or "rebalance"."""
+
+    node: str
+    t_ms: float
+    sha256: str
+    size_bytes: int
+    reason: str
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class ChunkRemoved:
+    """``node`` removed a chunk file: ``reason`` "gc" (no file lists it here any more)
+    or "corrupt" (its bytes no longer match its hash; quarantined)."""
+
+    node: str
+    t_ms: float
+    sha256: str
+    reason: str
+
+
+@event
+@dataclass(frozen=True, slots=True)
+class FileChanged:
+    """The leader applied a change to file ``name``'s metadata (``op`` "put", "delete",
+    "replicas", or "placement" for the settings); ``version`` is the new one."""
+
+    node: str
+    t_ms: float
+    name: str
+    version: int
+    op: str
 
 
 # Events that only animate traffic: one per message hop, thousands a second

@@ -27,6 +27,13 @@ export const KIND_COLOURS = {
   ReadIndexReply: "#8fd19e",
   KvForward: "#00838f",
   KvForwardReply: "#7fd3da",
+  // File chunks: crimson for uploads (entry node → replica), gold for fetches
+  // (repair, rebalance, node-side reads), so a repair reads differently from an upload.
+  ChunkPut: "#b2182b",
+  ChunkPutAck: "#f4a3a8",
+  ChunkGet: "#8c6d00",
+  ChunkData: "#e3b505",
+  ChunkHave: "#37474f",
 };
 
 /** What each kind is for, with its canonical text form (cluster/schema/*.py `text()`). */
@@ -59,4 +66,15 @@ export const KIND_TEXT = {
   KvForward:
     "KvForward put key #n2:17 — a follower forwards a client's write to the leader",
   KvForwardReply: "KvForwardReply #17 200 i12/t3 — where the forwarded write committed",
+  ChunkPut:
+    "ChunkPut 3f2a9c1e 1.0 MiB — the upload's entry node sends one chunk to one of its RF " +
+    "replicas, hop by hop like any message",
+  ChunkPutAck: "ChunkPutAck 3f2a9c1e ok — the replica verified the sha256, wrote and fsynced the chunk",
+  ChunkGet:
+    "ChunkGet 3f2a9c1e — a node asks a replica for a chunk it is listed for but does not hold " +
+    "(repair after a node died, a rebalance, a corrupt copy)",
+  ChunkData:
+    "ChunkData 3f2a9c1e 1.0 MiB — the chunk's bytes, verified against its sha256 on arrival; " +
+    "or `missing` / `corrupt` / `busy`",
+  ChunkHave: "ChunkHave 3f2a9c1e | 12 chunks — the sender now holds these chunks (verified, fsynced)",
 };

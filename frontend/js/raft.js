@@ -523,6 +523,8 @@ export function createRaft({ panelContainer, insertAfter, nodesElement, noticeEl
     if (node) params.set("node", node);
     if (op === "get") params.set("consistency", kvForm.elements.consistency.value);
     const init = { method: { put: "PUT", get: "GET", delete: "DELETE" }[op], cache: "no-store" };
+    // writes change the cluster: only the instructor may (reads are open to all)
+    if (op !== "get" && token()) init.headers = { Authorization: `Bearer ${token()}` };
     if (op === "put") init.body = kvForm.elements.value.value;
     follow = { op, key, sinceMs: Date.now() - 50, requestId: null, steps: [], seen: [] };
     kvTrace.innerHTML = "";

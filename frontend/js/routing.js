@@ -301,7 +301,8 @@ export function createRouting({ panelContainer, linksElement, nodesElement, noti
     result.textContent = `tracing ${src} → ${dst}…`;
     const response = await fetch("/api/trace", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      // a probe makes the cluster send messages: the instructor's token
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token()}` },
       body: JSON.stringify({ src, dst }),
     });
     const body = await response.json().catch(() => ({}));

@@ -147,6 +147,9 @@ export function connect() {
     socket.emit("events_ack", batch?.seq ?? 0);
   });
 
+  // The lesson runner's state (backend/lessons_api.py), for the narration panel.
+  socket.on("lesson", (state) => publish("lesson", state));
+
   socket.on("stats", (stats) => {
     lab.stats = stats;
     publish("stats", stats);

@@ -8,10 +8,10 @@ name; pytest puts this directory on sys.path.
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.run_process import wait_for as poll_until
 from cluster.launcher import LauncherError, NodeStatus
 from cluster.schema.codec import FrameDecoder, encode_frame
 from cluster.schema.control import decode_command
@@ -21,6 +21,10 @@ TOKEN = "test-token-for-the-backend"
 SECRET = b"backend-tests-secret-32-bytes..."
 RUN_ID = "testrun"
 DEADLINE_S = 5.0  # generous: two shared cores, other engineers' tests running
+
+
+def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
+    return poll_until(condition, what, deadline_s)
 
 
 class StandInLauncher:
@@ -69,6 +73,10 @@ class StandInLauncher:
         self.down.discard(node_id)
         return self._record("restart", node_id)
 
+    def wipe(self, node_id: str) -> NodeStatus:
+        self.down.discard(node_id)
+        return self._record("wipe", node_id)
+
     def pause(self, node_id: str) -> NodeStatus:
         if node_id in self.down:
             raise LauncherError(f"{node_id} is down; restart it instead of pausing it")
@@ -108,18 +116,6 @@ class NodeSocket:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
-    """Poll until ``condition()`` is truthy; return its value or fail naming ``what``."""
-    end = time.monotonic() + deadline_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def auth(token: str = TOKEN) -> dict[str, str]:

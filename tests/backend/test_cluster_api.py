@@ -32,6 +32,7 @@ def test_the_cluster_has_the_contract_shape(app: Flask) -> None:
     body = app.test_client().get("/api/cluster").get_json()
     assert set(body) == {
         "nodes", "links", "leader", "time_scale", "run_id", "routing", "topology",
+        "history", "faults", "hold",
     }
     assert body["leader"] is None
     assert body["run_id"] == RUN_ID

@@ -101,7 +101,7 @@ def test_a_bad_consistency_is_a_400_that_lists_the_choices(app: Flask) -> None:
 
 
 def test_an_unknown_entry_node_is_a_400_that_names_the_nodes(app: Flask) -> None:
-    reply = app.test_client().put("/api/kv/k?node=n9", data=b"v")
+    reply = app.test_client().put("/api/kv/k?node=n9", data=b"v", headers=auth())
     assert reply.status_code == 400
     error = reply.get_json()["error"]
     assert "n9" in error and "n1, n2, n3" in error
@@ -109,16 +109,17 @@ def test_an_unknown_entry_node_is_a_400_that_names_the_nodes(app: Flask) -> None
 
 def test_too_long_a_key_and_too_big_a_value_are_refused(app: Flask) -> None:
     client = app.test_client()
-    assert client.put("/api/kv/" + "k" * 1025, data=b"v").status_code == 400
-    reply = client.put("/api/kv/k", data=b"x" * (1024 * 1024 + 1))
+    assert client.put("/api/kv/" + "k" * 1025, data=b"v", headers=auth()).status_code == 400
+    reply = client.put("/api/kv/k", data=b"x" * (1024 * 1024 + 1), headers=auth())
     assert reply.status_code == 413
     assert "at most" in reply.get_json()["error"]
 
 
 def test_with_no_node_up_a_request_is_a_503_that_says_so(app: Flask) -> None:
     # the stand-in's processes are "starting": spawned, no NodeUp yet
-    for call in (lambda c: c.put("/api/kv/k", data=b"v"), lambda c: c.get("/api/kv/k"),
-                 lambda c: c.delete("/api/kv/k")):
+    for call in (lambda c: c.put("/api/kv/k", data=b"v", headers=auth()),
+                 lambda c: c.get("/api/kv/k"),
+                 lambda c: c.delete("/api/kv/k", headers=auth())):
         reply = call(app.test_client())
         assert reply.status_code == 503
         assert reply.get_json()["error"] == "no node is up to take the request"
@@ -138,7 +139,7 @@ def test_a_refused_connection_is_a_503_naming_the_node(
     watch_app: Flask, hub: Hub, node_socket: Callable[[str], NodeSocket]
 ) -> None:
     up(node_socket, hub, "n1", f"127.0.0.1:{closed_port()}")
-    reply = watch_app.test_client().put("/api/kv/k", data=b"v")
+    reply = watch_app.test_client().put("/api/kv/k", data=b"v", headers=auth())
     assert reply.status_code == 503
     assert reply.get_json()["error"].startswith("n1 refused the connection")
 
@@ -154,7 +155,7 @@ def test_a_refused_connection_falls_through_to_the_next_node(
     up(node_socket, hub, "n2", hanging_node, raft_state("n2", "follower", 2))
     wait_for(lambda: app.test_client().get("/api/cluster").get_json()["leader"] == "n1",
              "n1 to be the leader")
-    reply = app.test_client().put("/api/kv/k", data=b"v")
+    reply = app.test_client().put("/api/kv/k", data=b"v", headers=auth())
     assert reply.status_code == 503
     error = reply.get_json()["error"]
     assert error.startswith("n2 closed the connection before answering")

@@ -212,15 +212,20 @@ def test_trace_validates_and_waits_for_the_probe(
     line_app: Flask, hub: Hub, node_socket: Callable[[str], NodeSocket]
 ) -> None:
     client = line_app.test_client()
-    assert client.post("/api/trace", json={"src": "n1", "dst": "n7"}).status_code == 400
-    assert client.post("/api/trace", json={"src": 1, "dst": "n2"}).status_code == 400
-    assert client.post("/api/trace", json={"src": "n1", "dst": "n3"}).status_code == 409
+
+    def trace(body: dict[str, Any]) -> Any:
+        return client.post("/api/trace", json=body, headers=auth())
+
+    assert client.post("/api/trace", json={"src": "n1", "dst": "n3"}).status_code == 401
+    assert trace({"src": "n1", "dst": "n7"}).status_code == 400
+    assert trace({"src": 1, "dst": "n2"}).status_code == 400
+    assert trace({"src": "n1", "dst": "n3"}).status_code == 409
 
     n1 = up_node(node_socket, "n1", hub)
     answers: list[Any] = []
 
     def ask() -> None:
-        answers.append(client.post("/api/trace", json={"src": "n1", "dst": "n3"}))
+        answers.append(client.post("/api/trace", json={"src": "n1", "dst": "n3"}, headers=auth()))
 
     asking = threading.Thread(target=ask)
     asking.start()

@@ -68,8 +68,12 @@ def test_the_raft_view_shows_exactly_one_leader_as_the_nodes_say(
     expect(page.get_by_test_id("members-add")).to_be_hidden()
 
 
-def test_a_put_from_the_kv_panel_commits_and_a_get_returns_it(page: Page) -> None:
+def test_a_put_from_the_kv_panel_commits_and_a_get_returns_it(
+    page: Page, run_py: RunPy
+) -> None:
     wait_for_one_leader(page)
+    expect(page.get_by_test_id("kv-put")).to_be_hidden()  # a write needs the instructor
+    unlock(page, run_py.token)
     page.get_by_test_id("kv-key").fill("lecture")
     page.get_by_test_id("kv-value").fill("raft is fun")
     page.get_by_test_id("kv-put").click()
@@ -104,8 +108,11 @@ def test_a_put_from_the_kv_panel_commits_and_a_get_returns_it(page: Page) -> Non
     assert result.get_attribute("data-node") == "n5"
 
 
-def test_a_write_through_a_follower_is_followed_to_the_leader(page: Page) -> None:
+def test_a_write_through_a_follower_is_followed_to_the_leader(
+    page: Page, run_py: RunPy
+) -> None:
     leader = wait_for_one_leader(page)
+    unlock(page, run_py.token)
     follower = next(n for n in ("n1", "n2", "n3", "n4", "n5") if n != leader)
     page.get_by_test_id("kv-key").fill("followed")
     page.get_by_test_id("kv-value").fill("hop")

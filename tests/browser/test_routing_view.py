@@ -35,7 +35,7 @@ def run_py(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunPy]:
         run.stop()
 
 
-def test_path_and_trace_are_drawn_hop_by_hop(page: Page) -> None:
+def test_path_and_trace_are_drawn_hop_by_hop(page: Page, run_py: RunPy) -> None:
     expect(page.get_by_test_id("routing-converged")).to_have_text(
         "converged", timeout=UI_TIMEOUT_MS
     )
@@ -52,6 +52,10 @@ def test_path_and_trace_are_drawn_hop_by_hop(page: Page) -> None:
         "n1>n2", "n2>n3", "n3>n4", "n4>n5",
     ]  # fmt: skip
 
+    # a probe is sent by the cluster: the instructor's button
+    expect(page.get_by_test_id("route-trace")).to_be_hidden()
+    page.get_by_test_id("token-input").fill(run_py.token)
+    page.get_by_test_id("token-submit").click()
     page.get_by_test_id("route-trace").click()
     expect(page.get_by_test_id("trace-summary")).to_contain_text(
         "reached in 4 hops", timeout=UI_TIMEOUT_MS

@@ -21,14 +21,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from bench.run_process import pid_alive, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -41,25 +42,6 @@ EXIT_DEADLINE_S = 20.0
 # A KV request waits for a commit; the node gives up after 5 s, the gateway after 7 s.
 HTTP_TIMEOUT_S = 30.0
 CLI_TIMEOUT_S = 90.0
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def wait_for(condition: Callable[[], Any], what: str, deadline_s: float) -> Any:
-    end = time.monotonic() + deadline_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -91,6 +73,9 @@ class Lab:
         return found
 
     def kv(self, method: str, key: str, **kwargs: Any) -> requests.Response:
+        if method != "GET":  # writes need the instructor token; reads are open to all
+            bearer = {"Authorization": f"Bearer {self.token}"}
+            kwargs["headers"] = {**bearer, **kwargs.get("headers", {})}
         return requests.request(method, f"{self.url}/api/kv/{key}", timeout=HTTP_TIMEOUT_S,
                                 **kwargs)
 

@@ -15,14 +15,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from launcher_testkit import kill_pids
+
+from bench.run_process import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +32,6 @@ NODES = 5
 START_DEADLINE_S = 60.0
 CONVERGE_DEADLINE_S = 30.0
 HTTP_TIMEOUT_S = 15.0
-
-
-def wait_for(condition: Callable[[], Any], what: str, deadline_s: float) -> Any:
-    end = time.monotonic() + deadline_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
-        time.sleep(0.1)
 
 
 class Lab:
@@ -136,7 +126,9 @@ def test_trace_routes_and_a_cut_through_the_rest_api(line_lab: Lab) -> None:
     assert route["path"] == ["n1", "n2", "n3", "n4", "n5"]
     assert route["cost"] == 4 and route["algorithm"] == "link-state (Dijkstra)"
 
-    traced = lab.send("POST", "/api/trace", {"src": "n1", "dst": "n5"}, token=False)
+    # a probe makes the cluster send a message: only the instructor may
+    assert lab.send("POST", "/api/trace", {"src": "n1", "dst": "n5"}, False).status_code == 401
+    traced = lab.send("POST", "/api/trace", {"src": "n1", "dst": "n5"})
     assert traced.status_code == 200, traced.text
     body = traced.json()
     assert body["reached"] and body["hop_count"] == 4
@@ -149,7 +141,7 @@ def test_trace_routes_and_a_cut_through_the_rest_api(line_lab: Lab) -> None:
     assert cut.status_code == 200, cut.text
 
     def split() -> Any:
-        answer = lab.send("POST", "/api/trace", {"src": "n1", "dst": "n5"}, token=False).json()
+        answer = lab.send("POST", "/api/trace", {"src": "n1", "dst": "n5"}).json()
         return answer if answer.get("reason") == "no_route" else None
 
     # At first the probe may still reach n2 before it stops; once the cut has

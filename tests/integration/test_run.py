@@ -15,14 +15,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from bench.run_process import pid_alive, pid_stopped, pids_mentioning, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,51 +35,6 @@ STATE_DEADLINE_S = 30.0
 EXIT_DEADLINE_S = 20.0
 ORPHAN_DEADLINE_S = 10.0
 HTTP_TIMEOUT_S = 15.0
-
-
-def pid_alive(pid: int) -> bool:
-    """True while ``pid`` is a live process (a zombie is dead: it runs nothing)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state not in ("Z", "X")
-
-
-def pid_stopped(pid: int) -> bool:
-    """True if ``pid`` is stopped by a signal (SIGSTOP): state T in /proc."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] == "T"
-
-
-def pids_mentioning(text: str) -> list[int]:
-    """Processes whose command line contains ``text`` (our data dir)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline and pid_alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
-
-
-def wait_for(condition: Callable[[], Any], what: str, deadline_s: float) -> Any:
-    end = time.monotonic() + deadline_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass

@@ -143,7 +143,18 @@ def handle_append_reply(s: RaftState, frm: str, m: AppendEntriesReply) -> None:
             pr.become_probe()
         s.needs_flush = True
         return
-    # A refusal. Ignore stale ones: answers to messages we have since superseded.
+    # A refusal. A follower whose log is now shorter than what it acknowledged
+    # lost its disk (the lab's wipe fault, docs/faults.md). Raft assumes storage
+    # survives (Figure 2), so nothing else would ever notice: forget what it had
+    # matched and find it again, from the log or the snapshot (§7). Lowering
+    # match_index is always safe; it only delays commits.
+    if pr.mode is not Mode.SNAPSHOT and m.conflict_term == 0 and m.conflict_index <= pr.match_index:
+        pr.match_index = m.conflict_index - 1
+        pr.become_probe()
+        pr.next_index = m.conflict_index
+        s.needs_flush = True
+        return
+    # Ignore stale refusals: answers to messages we have since superseded.
     if pr.mode is Mode.REPLICATE and m.index <= pr.match_index:
         return
     if pr.mode is Mode.PROBE and m.index != pr.next_index - 1:

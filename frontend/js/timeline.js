@@ -1,0 +1,802 @@
+/**
+ * The timeline: a space-time diagram of the real cluster, as in Lamport's
+ * 1978 paper and in ShiViz. One horizontal lane per node, time flowing to
+ * the right; every message hop is an arrow from the moment it left its
+ * sender to the moment it reached its receiver. Drops are red crosses, sends
+ * that never arrived end in a dashed stub, a node's Raft role shades its
+ * lane (orange: leader, pink: candidate), a killed or paused process hatches
+ * it, and whatever was done TO the cluster (a fault, a lesson step) is a
+ * dashed line across every lane.
+ *
+ * Three modes:
+ *  - live: the window's right edge is now; it scrolls by itself;
+ *  - paused: the picture stops; the page fetches what the HUB recorded (the
+ *    page itself only saw a sample of a busy cluster, and nothing from before
+ *    it was opened), and the slider scrubs back through it; Play replays it
+ *    at 1× or slower;
+ *  - replay: the backend shows an imported history (POST /api/history/import
+ *    or `python -m backend.replay FILE`); same controls, and a banner says it
+ *    is not the live cluster. Without a cluster behind the page, playing a
+ *    replay also feeds the other panels, so the topology and Raft views
+ *    follow the playhead.
+ *
+ * Why a canvas with windowing: thousands of arrows as DOM or SVG elements
+ * would make the page crawl. The store (timeline_store.js) finds the hops of
+ * the visible window by time bucket, at most MAX_ARROWS_DRAWN are drawn (an
+ * even sample beyond that, said on the status line), and the live view is
+ * redrawn ten times a second, less when a frame is expensive, never while
+ * the panel is hidden. Hover finds the nearest drawn arrow and shows the
+ * message's canonical text form, the one `text()` gives in cluster/schema.
+ */
+import { lab, subscribe, publish } from "./state.js";
+import { KIND_COLOURS } from "./kinds.js";
+import { createTimelineStore } from "./timeline_store.js";
+import { fetchHistory, importHistory, backToLive, token } from "./history_client.js";
+import { createExplainer } from "./explain.js";
+
+const d3 = window.d3;
+
+// Live redraws: ten a second reads as continuous; a frame that cost more than
+// SLOW_FRAME_MS makes the next wait SLOW_LIVE_FRAME_MS (CPU is the cluster's).
+const LIVE_FRAME_MS = 100;
+const SLOW_FRAME_MS = 25;
+const SLOW_LIVE_FRAME_MS = 300;
+// The live window ends this far before now: a receive reaches the page a
+// telemetry batch or two after its send, and half-drawn arrows would flicker.
+const LIVE_LAG_MS = 300;
+export const WINDOWS_MS = [1000, 5000, 20_000, 60_000];
+const DEFAULT_WINDOW_MS = 5000;
+export const SPEEDS = [1, 0.25, 0.1];
+// More arrows than this in one window are a solid smear on a projector and
+// cost frames; beyond it an even sample is drawn (and the status line says so).
+export const MAX_ARROWS_DRAWN = 2500;
+// Arrowheads only when arrows are few enough to tell apart.
+const MAX_ARROWHEADS = 600;
+const SLIDER_STEPS = 10_000;
+// The recorded history is fetched in slices of this much time: a few
+// thousand events each on a quiet cluster, a quick request and parse.
+const SEGMENT_MS = 5000;
+// The JSONL button exports as many events as an import accepts
+// (backend/history_import.py MAX_IMPORT_EVENTS), so a saved file replays.
+const EXPORT_EVENTS = 100_000;
+const LABEL_W = 46;
+const AXIS_H = 18;
+const RIGHT_PAD = 10;
+const HOVER_PX = 7;
+const ROLE_FILL = {
+  leader: "rgba(224, 123, 0, 0.24)",
+  candidate: "rgba(194, 24, 139, 0.20)",
+  pre_candidate: "rgba(106, 61, 154, 0.14)",
+};
+const ROLE_LETTER = { leader: "L", candidate: "C", pre_candidate: "P", follower: "F" };
+const STATE_FILL = {
+  down: "rgba(198, 40, 40, 0.28)",
+  paused: "rgba(106, 76, 194, 0.28)",
+  starting: "rgba(224, 168, 0, 0.22)",
+};
+const DROP_COLOUR = "#c62828";
+const MARK_COLOUR = "#1f5fbf";
+
+const EXPLANATION =
+  "<p>Time runs to the right; each lane is one node process. Every arrow is one real message " +
+  "hop, from the moment it left its sender to the moment it reached its receiver; hover it to " +
+  "read the message. A red × is a message dropped (a fault, no route, a full queue), a dashed " +
+  "stub one that never arrived.</p>" +
+  "<p>Shading shows a node's Raft role (orange: leader, pink: candidate); red or purple " +
+  "hatching a killed or paused process; a blue dashed line something done to the cluster. " +
+  "Pause to stop the picture and scrub back through everything the backend recorded; Play " +
+  "replays it at real pace or slower. Two events with no chain of arrows between them are " +
+  "concurrent, whatever their x position says (docs/timeline.md).</p>";
+
+function byNodeId(a, b) {
+  return a.localeCompare(b, undefined, { numeric: true });
+}
+
+function clockText(t, withMs) {
+  const d = new Date(t);
+  const hms = d.toTimeString().slice(0, 8);
+  return withMs ? `${hms}.${String(d.getMilliseconds()).padStart(3, "0")}` : hms;
+}
+
+function niceStep(spanMs) {
+  const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 60_000];
+  return steps.find((s) => spanMs / s <= 8) ?? 120_000;
+}
+
+function flightText(ms) {
+  // Each end is timed by its own process: on loopback the receiver can read
+  // its clock a hair before the sender has read its own after the write.
+  if (ms < 0.05) return "under 0.05 ms";
+  return ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
+}
+
+function kindColour(kind) {
+  if (KIND_COLOURS[kind]) return KIND_COLOURS[kind];
+  let hash = 0;
+  for (const c of kind ?? "") hash = (hash * 31 + c.charCodeAt(0)) | 0;
+  return d3.schemeTableau10[Math.abs(hash) % 10];
+}
+
+function injectStyles() {
+  if (document.querySelector("link[data-timeline-css]")) return;
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = "/static/css/timeline.css";
+  link.dataset.timelineCss = "";
+  document.head.append(link);
+}
+
+function buildPanel() {
+  const section = document.createElement("section");
+  section.className = "timeline";
+  section.dataset.testid = "timeline";
+  section.innerHTML = `
+    <div class="timeline-bar">
+      <h2>Timeline</h2>
+      <button type="button" data-testid="timeline-pause" title="stop the picture; scrub back through what the backend recorded">Pause</button>
+      <button type="button" data-testid="timeline-play" title="replay from here">Play</button>
+      <select data-testid="timeline-speed" title="replay speed">
+        ${SPEEDS.map((s) => `<option value="${s}">${s}×</option>`).join("")}
+      </select>
+      <select data-testid="timeline-window" title="how much time the diagram spans">
+        ${WINDOWS_MS.map((w) => `<option value="${w}"${w === DEFAULT_WINDOW_MS ? " selected" : ""}>${w / 1000} s</option>`).join("")}
+      </select>
+      <input type="range" class="timeline-slider" data-testid="timeline-slider"
+             min="0" max="${SLIDER_STEPS}" value="${SLIDER_STEPS}" title="scrub through the recorded history">
+      <span class="timeline-clock" data-testid="timeline-clock"></span>
+      <span class="timeline-files">
+        <a data-testid="timeline-export-jsonl" href="/api/history?format=jsonl&amp;download=1&amp;limit=${EXPORT_EVENTS}"
+           title="the recorded history as JSON lines (the newest ${EXPORT_EVENTS.toLocaleString()} events: what Import takes back)">JSONL</a>
+        <a data-testid="timeline-export-shiviz" href="/api/history?format=shiviz&amp;download=1"
+           title="the time span shown, with vector clocks, for ShiViz">ShiViz</a>
+        <label class="timeline-import" data-needs-token title="replay a saved JSON-lines history">Import…
+          <input type="file" data-testid="timeline-import" accept=".jsonl,.ndjson,application/x-ndjson" hidden>
+        </label>
+        <button type="button" class="quiet" data-needs-token data-testid="timeline-back-to-live" hidden>Back to live</button>
+      </span>
+      <button type="button" class="quiet timeline-collapse" data-testid="timeline-collapse" title="hide or show the diagram">Hide</button>
+    </div>
+    <div class="timeline-banner" data-testid="timeline-banner" hidden></div>
+    <div class="timeline-stage">
+      <canvas data-testid="timeline-canvas" role="img"
+              aria-label="Space-time diagram: one lane per node, an arrow per message"></canvas>
+      <div class="timeline-tip" data-testid="timeline-tip" hidden></div>
+    </div>
+    <p class="timeline-status" data-testid="timeline-status"></p>`;
+  return section;
+}
+
+export function createTimeline({ container, noticeElement }) {
+  injectStyles();
+  const panel = buildPanel();
+  container.append(panel);
+  const q = (selector) => panel.querySelector(selector);
+  q(".timeline-bar h2").after(createExplainer(EXPLANATION, "explain-timeline"));
+  const canvas = q("canvas");
+  const stage = q(".timeline-stage");
+  const tip = q(".timeline-tip");
+  const slider = q('[data-testid="timeline-slider"]');
+  const pauseButton = q('[data-testid="timeline-pause"]');
+  const playButton = q('[data-testid="timeline-play"]');
+  const speedSelect = q('[data-testid="timeline-speed"]');
+  const windowSelect = q('[data-testid="timeline-window"]');
+  const clock = q('[data-testid="timeline-clock"]');
+  const banner = q('[data-testid="timeline-banner"]');
+  const statusLine = q('[data-testid="timeline-status"]');
+  const importInput = q('[data-testid="timeline-import"]');
+  const liveAgain = q('[data-testid="timeline-back-to-live"]');
+  const ctx = canvas.getContext("2d");
+
+  const liveStore = createTimelineStore();
+  let store = liveStore;
+  let mode = "live"; // live | paused | replay
+  let windowMs = DEFAULT_WINDOW_MS;
+  let endMs = Date.now();
+  let playing = false;
+  let lastPlayTs = 0;
+  let replayKey = null; // which imported history is loaded
+  let replaying = false; // the backend is in replay mode
+  let publishingReplay = false; // our own publish: not live events
+  let loading = false;
+  let recorded = null; // paused or replay: the recorded history, loaded in segments
+  let collapsed = false;
+  let visible = true;
+  let cssW = 0;
+  let cssH = 0;
+  let drawn = []; // what the last frame drew, for hover: {x1, y1, x2, y2, hop}
+  let drawnPoints = []; // drops, lost stubs: {x, y, what}
+  let drawnMarks = []; // {x, mark}
+  let lastFrame = { lanes: [], inWindow: 0, drawn: 0, stride: 1, t0: 0, t1: 0 };
+  let frameCostMs = 0;
+  let draws = 0;
+
+  function notice(text, isError = false) {
+    if (!noticeElement) return;
+    noticeElement.textContent = text;
+    noticeElement.classList.toggle("error", isError);
+  }
+
+  // ---- data in ----
+
+  subscribe("events", (events) => {
+    if (publishingReplay) return; // our own playback, already in the replay store
+    liveStore.ingest(events);
+  });
+  subscribe("view", (view) => {
+    for (const n of view.nodes ?? []) liveStore.addNode(n.id);
+    const history = view.history;
+    if (history?.mode === "replay" && history.replay) {
+      const key = `${history.replay.name}@${history.replay.imported_ms}`;
+      replaying = true;
+      if (key !== replayKey) loadReplay(key);
+    } else if (replaying) {
+      replaying = false;
+      replayKey = null;
+      goLive();
+    }
+    renderControls();
+  });
+
+  // ---- the recorded history, loaded in segments around what is shown ----
+  //
+  // A lecture's history is hundreds of thousands of events: fetching it all
+  // at once would freeze the page for seconds. Instead the window on screen
+  // asks for the SEGMENT_MS slices it covers (GET /api/history?since_ms=
+  // &until_ms=), one request at a time, and keeps what it got.
+
+  function recordedHistory(lo, hi, keepRaw) {
+    const rec = {
+      store: createTimelineStore(), lo, hi, keepRaw,
+      loaded: new Set(), wanted: [], busy: false, failed: false,
+    };
+    // a paused live history shows every lane the page knows; a replay only its own
+    if (!keepRaw) for (const node of liveStore.nodes()) rec.store.addNode(node);
+    return rec;
+  }
+
+  function ensureLoaded(from, to) {
+    const rec = recorded;
+    if (!rec || rec.failed) return; // after an error, Live or a new pause tries again
+    const first = Math.floor(Math.max(from, rec.lo - SEGMENT_MS) / SEGMENT_MS);
+    const last = Math.floor(Math.min(to, rec.hi) / SEGMENT_MS);
+    rec.wanted = [];
+    for (let seg = first; seg <= last; seg++) if (!rec.loaded.has(seg)) rec.wanted.push(seg);
+    if (rec.wanted.length && !rec.busy) pump(rec);
+  }
+
+  async function pump(rec) {
+    rec.busy = true;
+    loading = true;
+    renderStatus();
+    while (recorded === rec && rec.wanted.length) {
+      const seg = rec.wanted.shift();
+      if (rec.loaded.has(seg)) continue;
+      try {
+        const { events } = await fetchHistory({
+          since_ms: String(seg * SEGMENT_MS),
+          until_ms: String((seg + 1) * SEGMENT_MS),
+        });
+        if (recorded !== rec) break;
+        rec.store.ingest(events);
+        if (rec.keepRaw) rec.store.addRaw(events);
+        rec.loaded.add(seg);
+      } catch (err) {
+        notice(`The recorded history did not load: ${err.message}`, true);
+        rec.failed = true;
+        break;
+      }
+      draw(); // may ask for more segments
+    }
+    rec.busy = false;
+    if (recorded === rec) {
+      loading = false;
+      renderControls();
+      draw();
+    }
+  }
+
+  function loadReplay(key) {
+    replayKey = key;
+    playing = false;
+    const r = lab.view?.history?.replay ?? {};
+    const lo = r.from_ms ?? Date.now() - windowMs;
+    const hi = Math.max(r.to_ms ?? lo, lo + 1);
+    recorded = recordedHistory(lo, hi, true);
+    store = recorded.store;
+    mode = "replay";
+    endMs = Math.min(hi, lo + windowMs);
+    renderControls();
+    draw();
+  }
+
+  function pause() {
+    if (mode !== "live") return;
+    mode = "paused";
+    endMs = Date.now() - LIVE_LAG_MS;
+    // the hub's record, complete, instead of the sample this page received
+    const from = lab.view?.history?.from_ms ?? endMs - windowMs;
+    recorded = recordedHistory(Math.min(from, endMs - windowMs), endMs, false);
+    store = recorded.store;
+    renderControls();
+    draw();
+  }
+
+  function goLive() {
+    mode = "live";
+    playing = false;
+    recorded = null;
+    loading = false;
+    store = liveStore;
+    renderControls();
+    draw();
+  }
+
+  // ---- controls ----
+
+  pauseButton.addEventListener("click", () => (mode === "live" ? pause() : goLive()));
+  playButton.addEventListener("click", () => {
+    if (playing) {
+      playing = false;
+    } else {
+      if (mode === "live") {
+        pause();
+        endMs -= windowMs; // replay the window just shown
+      }
+      const [lo, hi] = range();
+      if (endMs >= hi) endMs = Math.min(hi, lo + windowMs); // at the end: from the start
+      playing = true;
+      lastPlayTs = performance.now();
+      requestAnimationFrame(playStep);
+    }
+    renderControls();
+  });
+  speedSelect.addEventListener("change", () => {
+    lastPlayTs = performance.now();
+  });
+  windowSelect.addEventListener("change", () => {
+    windowMs = Number(windowSelect.value) || DEFAULT_WINDOW_MS;
+    draw();
+  });
+  slider.addEventListener("input", () => {
+    if (mode === "live") pause();
+    const [lo, hi] = range();
+    endMs = lo + ((hi - lo) * Number(slider.value)) / SLIDER_STEPS;
+    draw();
+  });
+  q('[data-testid="timeline-collapse"]').addEventListener("click", (event) => {
+    collapsed = !collapsed;
+    panel.classList.toggle("collapsed", collapsed);
+    event.target.textContent = collapsed ? "Show" : "Hide";
+    if (!collapsed) draw();
+  });
+  importInput.addEventListener("change", async () => {
+    const file = importInput.files?.[0];
+    importInput.value = "";
+    if (!file || !token()) return;
+    notice(`Importing ${file.name}…`);
+    try {
+      const body = await importHistory(file);
+      notice(`Replaying ${file.name}: ${body.replay.events.toLocaleString()} events.`);
+    } catch (err) {
+      notice(`Import failed: ${err.message}`, true);
+    }
+  });
+  // ShiViz draws a few thousand events well, not a lecture's worth: export the span on screen.
+  const shivizLink = q('[data-testid="timeline-export-shiviz"]');
+  shivizLink.addEventListener("click", () => {
+    const span = new URLSearchParams({
+      format: "shiviz",
+      download: "1",
+      since_ms: String(Math.floor(lastFrame.t0)),
+      until_ms: String(Math.ceil(lastFrame.t1)),
+    });
+    shivizLink.href = `/api/history?${span}`;
+  });
+  liveAgain.addEventListener("click", async () => {
+    try {
+      await backToLive();
+      notice("Back to the live cluster.");
+    } catch (err) {
+      notice(`Could not leave the replay: ${err.message}`, true);
+    }
+  });
+
+  function playStep(ts) {
+    if (!playing) return;
+    const speed = Number(speedSelect.value) || 1;
+    const before = endMs;
+    const hi = range()[1];
+    endMs = Math.min(hi, endMs + (ts - lastPlayTs) * speed);
+    lastPlayTs = ts;
+    feedOtherPanels(before, endMs);
+    if (endMs >= hi) playing = false;
+    draw();
+    renderControls();
+    if (playing) requestAnimationFrame(playStep);
+  }
+
+  /** A replay without a cluster: the other panels follow the playhead. */
+  function feedOtherPanels(fromMs, toMs) {
+    if (mode !== "replay" || !lab.view?.history?.standalone || !store.raw) return;
+    const raw = store.raw;
+    let lo = 0;
+    let hi = raw.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (raw[mid].t_ms <= fromMs) lo = mid + 1;
+      else hi = mid;
+    }
+    const batch = [];
+    for (let i = lo; i < raw.length && raw[i].t_ms <= toMs; i++) batch.push(raw[i]);
+    if (batch.length === 0) return;
+    publishingReplay = true;
+    try {
+      publish("events", batch);
+    } finally {
+      publishingReplay = false;
+    }
+  }
+
+  /** The span the slider covers: the whole recording, loaded or not. */
+  function range() {
+    if (recorded) return [recorded.lo, Math.max(recorded.hi, recorded.lo + 1)];
+    const lo = Number.isFinite(store.tMin) ? store.tMin : Date.now() - windowMs;
+    const hi = Number.isFinite(store.tMax) ? store.tMax : Date.now();
+    return [lo, Math.max(hi, lo + 1)];
+  }
+
+  function renderControls() {
+    pauseButton.textContent = mode === "live" ? "Pause" : "Live";
+    pauseButton.disabled = mode === "replay";
+    pauseButton.dataset.mode = mode;
+    playButton.textContent = playing ? "Stop" : "Play";
+    liveAgain.hidden = !replaying;
+    panel.dataset.mode = mode;
+    banner.hidden = !replaying;
+    if (replaying) {
+      const r = lab.view?.history?.replay;
+      const where = lab.view?.history?.standalone ? "no cluster is running" : "the live cluster keeps running underneath";
+      banner.textContent = `REPLAY of ${r?.name ?? "a saved history"} (${(r?.events ?? 0).toLocaleString()} events): ` +
+        `this is a recording, not the live cluster; ${where}.`;
+    }
+    if (mode !== "live") {
+      const [lo, hi] = range();
+      slider.value = String(Math.round(((endMs - lo) / (hi - lo)) * SLIDER_STEPS));
+    } else {
+      slider.value = String(SLIDER_STEPS);
+    }
+  }
+
+  // ---- drawing ----
+
+  function resize() {
+    const rect = stage.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    cssW = Math.max(0, Math.floor(rect.width));
+    cssH = Math.max(0, Math.floor(rect.height));
+    canvas.width = Math.round(cssW * dpr);
+    canvas.height = Math.round(cssH * dpr);
+    canvas.style.width = `${cssW}px`;
+    canvas.style.height = `${cssH}px`;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+
+  function laneNodes() {
+    const nodes = new Set(store.nodes());
+    if (mode !== "replay") for (const n of lab.view?.nodes ?? []) nodes.add(n.id);
+    return [...nodes].sort(byNodeId);
+  }
+
+  function draw() {
+    if (collapsed || !visible) return;
+    const started = performance.now();
+    if (cssW === 0) resize();
+    const t1 = mode === "live" ? Date.now() - LIVE_LAG_MS : endMs;
+    const t0 = t1 - windowMs;
+    // arrows that end in the window may start a little before it
+    if (recorded) ensureLoaded(t0 - SEGMENT_MS, t1);
+    const lanes = laneNodes();
+    const laneIndex = new Map(lanes.map((n, i) => [n, i]));
+    const plotW = Math.max(1, cssW - LABEL_W - RIGHT_PAD);
+    const laneH = lanes.length ? (cssH - AXIS_H) / lanes.length : 0;
+    const x = (t) => LABEL_W + ((t - t0) / windowMs) * plotW;
+    const y = (node) => AXIS_H + laneH * (laneIndex.get(node) + 0.5);
+    ctx.clearRect(0, 0, cssW, cssH);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(LABEL_W, 0, plotW, cssH);
+    ctx.clip();
+
+    // lane shading: Raft roles, then process states on top
+    for (const node of lanes) {
+      const top = AXIS_H + laneH * laneIndex.get(node);
+      for (const span of store.roleSpans(node, t0, t1)) {
+        const fill = ROLE_FILL[span.value];
+        if (!fill) continue;
+        ctx.fillStyle = fill;
+        const xa = Math.max(LABEL_W, x(span.from));
+        ctx.fillRect(xa, top + 1, Math.min(cssW, x(span.to)) - xa, laneH - 2);
+      }
+      for (const span of store.stateSpans(node, t0, t1)) {
+        const fill = STATE_FILL[span.value];
+        if (!fill) continue;
+        const xa = Math.max(LABEL_W, x(span.from));
+        const xb = Math.min(cssW, x(span.to));
+        ctx.fillStyle = fill;
+        ctx.fillRect(xa, top + 1, xb - xa, laneH - 2);
+        ctx.strokeStyle = fill;
+        ctx.beginPath();
+        for (let hx = xa - laneH; hx < xb; hx += 8) {
+          ctx.moveTo(Math.max(xa, hx), top + laneH - 1 - Math.max(0, xa - hx));
+          ctx.lineTo(Math.min(xb, hx + laneH), top + 1 + Math.max(0, hx + laneH - xb));
+        }
+        ctx.stroke();
+      }
+    }
+
+    // lane lines
+    ctx.strokeStyle = "#c9ccd1";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (const node of lanes) {
+      const ly = Math.round(y(node)) + 0.5;
+      ctx.moveTo(LABEL_W, ly);
+      ctx.lineTo(cssW, ly);
+    }
+    ctx.stroke();
+
+    // role changes: a letter and the term where they happen
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.fillStyle = "#4a5058";
+    if (laneH >= 12) {
+      for (const node of lanes) {
+        for (const span of store.roleSpans(node, t0, t1)) {
+          if (span.from < t0) continue;
+          ctx.fillText(`${ROLE_LETTER[span.value] ?? "?"} t${span.entry.term}`, x(span.from) + 2, y(node) - 3);
+        }
+      }
+    }
+
+    // marks: things done to the cluster
+    drawnMarks = [];
+    ctx.setLineDash([5, 4]);
+    ctx.strokeStyle = MARK_COLOUR;
+    ctx.lineWidth = 1.5;
+    for (const mark of store.marksIn(t0, t1)) {
+      const mx = x(mark.t);
+      ctx.beginPath();
+      if (mark.node && laneIndex.has(mark.node)) {
+        ctx.moveTo(mx, y(mark.node) - laneH / 2);
+        ctx.lineTo(mx, y(mark.node) + laneH / 2);
+      } else {
+        ctx.moveTo(mx, AXIS_H);
+        ctx.lineTo(mx, cssH);
+      }
+      ctx.stroke();
+      drawnMarks.push({ x: mx, mark });
+    }
+    ctx.setLineDash([]);
+
+    // message hops, sampled evenly when there are too many
+    const hops = store.hopsIn(t0, t1).filter((h) => laneIndex.has(h.a) && laneIndex.has(h.b));
+    hops.sort((a, b) => a.s - b.s);
+    const stride = Math.max(1, Math.ceil(hops.length / MAX_ARROWS_DRAWN));
+    drawn = [];
+    const byColour = new Map();
+    for (let i = 0; i < hops.length; i += stride) {
+      const h = hops[i];
+      const seg = { x1: x(h.s), y1: y(h.a), x2: x(h.r), y2: y(h.b), hop: h };
+      drawn.push(seg);
+      const colour = kindColour(h.kind);
+      if (!byColour.has(colour)) byColour.set(colour, []);
+      byColour.get(colour).push(seg);
+    }
+    const heads = drawn.length <= MAX_ARROWHEADS;
+    ctx.lineWidth = drawn.length > 1000 ? 1 : 1.6;
+    for (const [colour, segs] of byColour) {
+      ctx.strokeStyle = colour;
+      ctx.beginPath();
+      for (const s of segs) {
+        ctx.moveTo(s.x1, s.y1);
+        ctx.lineTo(s.x2, s.y2);
+        if (heads) {
+          const angle = Math.atan2(s.y2 - s.y1, s.x2 - s.x1);
+          for (const turn of [-0.45, 0.45]) {
+            ctx.moveTo(s.x2, s.y2);
+            ctx.lineTo(s.x2 - 7 * Math.cos(angle + turn), s.y2 - 7 * Math.sin(angle + turn));
+          }
+        }
+      }
+      ctx.stroke();
+    }
+
+    // sends that never arrived, and drops
+    drawnPoints = [];
+    ctx.setLineDash([3, 3]);
+    ctx.strokeStyle = "#6b6b6b";
+    ctx.beginPath();
+    for (const l of store.lostIn(t0, t1)) {
+      if (!laneIndex.has(l.a)) continue;
+      const lx = x(l.t);
+      const ly = y(l.a);
+      const toward = laneIndex.has(l.b) ? Math.sign(y(l.b) - ly) : 1;
+      ctx.moveTo(lx, ly);
+      ctx.lineTo(lx + 10, ly + toward * Math.min(laneH * 0.6, 14));
+      drawnPoints.push({ x: lx + 5, y: ly + toward * 5, what: "lost", item: l });
+    }
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.strokeStyle = DROP_COLOUR;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    for (const d of store.dropsIn(t0, t1)) {
+      if (!laneIndex.has(d.node)) continue;
+      const dx = x(d.t);
+      const dy = y(d.node);
+      ctx.moveTo(dx - 4, dy - 4);
+      ctx.lineTo(dx + 4, dy + 4);
+      ctx.moveTo(dx + 4, dy - 4);
+      ctx.lineTo(dx - 4, dy + 4);
+      drawnPoints.push({ x: dx, y: dy, what: "drop", item: d });
+    }
+    ctx.stroke();
+    ctx.restore();
+
+    // lane labels and the time axis
+    ctx.fillStyle = "#111418";
+    ctx.font = `700 ${laneH >= 16 ? 13 : 10}px system-ui, sans-serif`;
+    ctx.textBaseline = "middle";
+    if (laneH >= 8) for (const node of lanes) ctx.fillText(node, 4, y(node));
+    ctx.textBaseline = "alphabetic";
+    const step = niceStep(windowMs);
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.fillStyle = "#4a5058";
+    ctx.strokeStyle = "#c9ccd1";
+    ctx.beginPath();
+    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
+      const tx = x(t);
+      ctx.moveTo(tx, AXIS_H - 4);
+      ctx.lineTo(tx, AXIS_H);
+      ctx.fillText(clockText(t, step < 1000), tx + 2, AXIS_H - 6);
+    }
+    ctx.stroke();
+
+    clock.textContent = `${clockText(t1, true)}${mode === "live" ? " (live)" : ""}`;
+    lastFrame = { lanes, inWindow: hops.length, drawn: drawn.length, stride, t0, t1 };
+    draws++;
+    frameCostMs = performance.now() - started;
+    renderStatus();
+  }
+
+  function renderStatus() {
+    const c = store.counts();
+    const sample = lastFrame.stride > 1 ? ` (drawing 1 in ${lastFrame.stride})` : "";
+    const history = lab.view?.history;
+    let hub = "";
+    if (history?.replay) {
+      hub = ` · the recording has ${history.replay.events.toLocaleString()} events`;
+    } else if (history) {
+      hub = ` · backend keeps ${history.events.toLocaleString()} of at most ${history.limit.toLocaleString()} events` +
+        (history.dropped ? `, ${history.dropped.toLocaleString()} older ones dropped` : "");
+    }
+    const what = mode === "live" ? "live" : mode === "paused" ? "paused: the recorded history" : "replay";
+    statusLine.textContent =
+      `${what}${loading ? " (loading…)" : ""} · ${lastFrame.inWindow.toLocaleString()} messages in view${sample}` +
+      ` · ${c.hops.toLocaleString()} kept here${c.evicted ? `, ${c.evicted.toLocaleString()} forgotten` : ""}${hub}`;
+  }
+
+  // ---- hover ----
+
+  function nearest(px, py) {
+    let best = null;
+    let bestD = HOVER_PX;
+    for (const s of drawn) {
+      const dx = s.x2 - s.x1;
+      const dy = s.y2 - s.y1;
+      const len2 = dx * dx + dy * dy || 1;
+      const k = Math.max(0, Math.min(1, ((px - s.x1) * dx + (py - s.y1) * dy) / len2));
+      const d = Math.hypot(px - (s.x1 + k * dx), py - (s.y1 + k * dy));
+      if (d < bestD) {
+        bestD = d;
+        best = { what: "hop", item: s.hop };
+      }
+    }
+    for (const p of drawnPoints) {
+      const d = Math.hypot(px - p.x, py - p.y);
+      if (d < bestD) {
+        bestD = d;
+        best = p;
+      }
+    }
+    if (!best) {
+      for (const m of drawnMarks) {
+        if (Math.abs(px - m.x) < 4) return { what: "mark", item: m.mark };
+      }
+    }
+    return best;
+  }
+
+  function describe(found) {
+    const it = found.item;
+    if (found.what === "hop") {
+      return `${it.text}\nhop ${it.a} → ${it.b} · ${it.id}${it.size ? ` · ${it.size} B` : ""}\n` +
+        `sent ${clockText(it.s, true)} · flight ${flightText(it.r - it.s)}`;
+    }
+    if (found.what === "drop") {
+      return `dropped at ${it.node}: ${it.reason}\n${it.text ?? `${it.src}→${it.dst} ${it.kind}`} · ${it.id}\n${clockText(it.t, true)}`;
+    }
+    if (found.what === "lost") {
+      return `${it.text ?? it.kind}\nsent ${it.a} → ${it.b}; no receive seen (dropped by a fault, or its telemetry was)\n${clockText(it.t, true)}`;
+    }
+    return `${it.kind}${it.node ? ` (${it.node})` : ""}: ${it.text}\n${clockText(it.t, true)}`;
+  }
+
+  let hoverQueued = null;
+  canvas.addEventListener("mousemove", (event) => {
+    const rect = canvas.getBoundingClientRect();
+    hoverQueued = { x: event.clientX - rect.left, y: event.clientY - rect.top };
+    requestAnimationFrame(() => {
+      if (!hoverQueued) return;
+      const { x, y } = hoverQueued;
+      hoverQueued = null;
+      const found = nearest(x, y);
+      if (!found) {
+        tip.hidden = true;
+        return;
+      }
+      tip.textContent = describe(found);
+      tip.hidden = false;
+      tip.style.left = `${Math.min(x + 14, cssW - tip.offsetWidth - 4)}px`;
+      tip.style.top = `${y + 14 > cssH - tip.offsetHeight ? y - tip.offsetHeight - 8 : y + 14}px`;
+    });
+  });
+  canvas.addEventListener("mouseleave", () => {
+    hoverQueued = null;
+    tip.hidden = true;
+  });
+
+  // ---- the live loop: only while live, visible and worth it ----
+
+  new ResizeObserver(() => {
+    resize();
+    draw();
+  }).observe(stage);
+  new IntersectionObserver((entries) => {
+    visible = entries.some((e) => e.isIntersecting);
+  }).observe(panel);
+
+  function liveTick() {
+    if (mode === "live" && !document.hidden) draw();
+    setTimeout(liveTick, frameCostMs > SLOW_FRAME_MS ? SLOW_LIVE_FRAME_MS : LIVE_FRAME_MS);
+  }
+  liveTick();
+  subscribe("auth", renderControls);
+  renderControls();
+
+  // for the browser tests: what the last frame showed, and where
+  lab.timeline = {
+    state() {
+      return {
+        mode,
+        playing,
+        loading,
+        lanes: lastFrame.lanes,
+        windowStartMs: lastFrame.t0,
+        windowEndMs: lastFrame.t1,
+        arrowsInWindow: lastFrame.inWindow,
+        arrowsDrawn: lastFrame.drawn,
+        drawnIds: drawn.slice(0, 200).map((s) => `${s.hop.id}|${s.hop.a}>${s.hop.b}`),
+        draws,
+        frameCostMs,
+        counts: store.counts(),
+      };
+    },
+    /** Page coordinates of the middle of the i-th drawn arrow (to hover it). */
+    arrowPoint(i = 0) {
+      const s = drawn[i];
+      if (!s) return null;
+      const rect = canvas.getBoundingClientRect();
+      return { x: rect.left + (s.x1 + s.x2) / 2, y: rect.top + (s.y1 + s.y2) / 2, text: s.hop.text };
+    },
+  };
+}
