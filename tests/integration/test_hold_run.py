@@ -37,11 +37,11 @@ WRITE_TIMEOUT_S = 60.0
 RAFT_KINDS = {t.__name__ for t in RAFT_MESSAGE_TYPES}
 
 
-@pytest.fixture
 def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = STEP_DEADLINE_S) -> Any:
     return poll_until(condition, what, deadline_s)
 
 
+@pytest.fixture
 def lab(tmp_path: Path) -> Iterator[RunPy]:
     run = RunPy(NODES, tmp_path / "data")
     try:
