@@ -24,7 +24,8 @@ from cluster.core.files.meta import ChunkMeta, chunk_count
 
 # Chunks replicating at once per upload: enough to keep every replica's disk
 # busy while the next chunk arrives, and memory at a few chunks per upload.
-UPLOAD_WINDOW_CHUNKS = 4
+# bench.files, 256 MiB: 4 gave 44–49 MB/s, 8 gave 54–57 MB/s on 2 cores.
+UPLOAD_WINDOW_CHUNKS = 8
 # An upload with no request for this long (× time scale) is abandoned.
 UPLOAD_IDLE_S = 60.0
 
