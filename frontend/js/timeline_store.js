@@ -43,8 +43,12 @@ function hopKey(src, seq, from, to) {
   return `${src}#${seq}|${from}>${to}`;
 }
 
+// Trims in steps of a quarter of ``max``: one splice per max/4 pushes. A splice
+// per push shifts the whole array on every event once it is full, and when the
+// page falls behind (many sends without their receives become "lost") that
+// cost grows with the backlog and the page falls further behind.
 function capArray(array, max) {
-  if (array.length > max) array.splice(0, array.length - max);
+  if (array.length > max + (max >> 2)) array.splice(0, array.length - max);
 }
 
 export function createTimelineStore() {
