@@ -6,6 +6,7 @@ No node process is started here; tests/integration/test_run.py covers those.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from flask import Flask
 
 from backend import create_app, socketio
 from backend.hub import Hub
+from backend.server import bind
 from cluster.config import ClusterConfig
 
 
@@ -90,3 +92,17 @@ def frontend_dir(tmp_path: Path) -> Path:
         f.write_text(f"// {rel}\n")
     (tmp_path / "secret.txt").write_text("not for the web")
     return root
+
+
+@pytest.fixture
+def url(app: Flask) -> Iterator[str]:
+    """The app served on a real loopback port, for the CLI tests' subprocesses."""
+    server = bind(app, "127.0.0.1", 0, "threading")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.close()
+        thread.join(timeout=5)

@@ -12,33 +12,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from backend_testkit import TOKEN
-from flask import Flask
 
 from backend.hub import Hub
-from backend.server import bind
 from cluster.schema.telemetry import NodeUp
 
 CLI = [sys.executable, "-m", "cluster.client.cli"]
 CLI_TIMEOUT_S = 30
-
-
-@pytest.fixture
-def url(app: Flask) -> Iterator[str]:
-    server = bind(app, "127.0.0.1", 0, "threading")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        server.close()
-        thread.join(timeout=5)
 
 
 def clusterlab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

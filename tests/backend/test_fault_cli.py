@@ -11,32 +11,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from backend_testkit import TOKEN, StandInLauncher
 from flask import Flask
 
-from backend.server import bind
 from cluster.client.fault_cli import describe, format_faults
 
 CLI = [sys.executable, "-m", "cluster.client.cli"]
 CLI_TIMEOUT_S = 30
-
-
-@pytest.fixture
-def url(app: Flask) -> Iterator[str]:
-    server = bind(app, "127.0.0.1", 0, "threading")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        server.close()
-        thread.join(timeout=5)
 
 
 def fault(url: str, *args: str) -> subprocess.CompletedProcess[str]:
