@@ -111,6 +111,10 @@ class ClusterView:
     def __init__(self, run_id: str = "", time_scale: float = 1.0) -> None:
         self._lock = threading.Lock()
         self._nodes: dict[str, _Node] = {}
+        # Nodes removed from the cluster. Ids are never reused in a run, and the
+        # launcher's "it stopped" callback or a last telemetry batch can trail
+        # the removal: without this they would bring the node back as "down".
+        self._gone: set[str] = set()
         self._run_id = run_id
         self._time_scale = time_scale
         # Two kinds of change: a node's state or a link (browsers must see it
@@ -142,6 +146,8 @@ class ClusterView:
     def on_status(self, status: ProcessStatus) -> None:
         """A process-state change from the launcher (any thread)."""
         with self._lock:
+            if status.id in self._gone:
+                return
             node = self._node(status.id)
             before = node.to_dict()
             _apply_status(node, status)
@@ -164,6 +170,8 @@ class ClusterView:
     def on_events(self, node_id: str, events: list[Any]) -> None:
         """Apply the events that shape the view (NodeUp, LinkUp, LinkRtt, Counters)."""
         with self._lock:
+            if node_id in self._gone:
+                return
             node = self._node(node_id)
             node.connected = True
             for event in events:
@@ -205,6 +213,7 @@ class ClusterView:
     def forget_node(self, node_id: str) -> None:
         """A node that left the cluster for good (a committed removal): drop it from the view."""
         with self._lock:
+            self._gone.add(node_id)
             if self._nodes.pop(node_id, None) is not None:
                 self._changed = True
             for node in self._nodes.values():

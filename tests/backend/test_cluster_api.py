@@ -86,6 +86,19 @@ def test_paused_and_down_come_from_the_launcher() -> None:
     assert state_of(view, "n1") == "down"
 
 
+def test_a_removed_node_stays_gone_when_its_last_words_trail_the_removal() -> None:
+    # The launcher's "stopped" callback and a last telemetry batch arrive on
+    # other threads, after Members.forget_node: they must not bring n2 back.
+    view = ClusterView()
+    for node, pid in (("n1", 11), ("n2", 12)):
+        view.on_status(status(node, "running", pid))
+        view.on_events(node, [NodeUp(node, 1.0, pid, "a", "b")])
+    view.forget_node("n2")
+    view.on_status(status("n2", "down", None))
+    view.on_events("n2", [LinkRtt("n2", 3.0, "n1", 0.4)])
+    assert [n["id"] for n in view.to_dict()["nodes"]] == ["n1"]
+
+
 def test_links_are_up_while_both_ends_say_so_and_both_live() -> None:
     view = ClusterView()
     for node, pid in (("n1", 11), ("n2", 12)):
