@@ -76,7 +76,7 @@ def test_the_simulation_catches_votes_for_stale_logs(monkeypatch: pytest.MonkeyP
     from cluster.core.raft.log import RaftLog
 
     monkeypatch.setattr(RaftLog, "is_up_to_date", lambda self, index, term: True)
-    caught = [run_seed(seed).failure for seed in range(100)]
+    caught = (run_seed(seed).failure for seed in range(100))
     assert any(f is not None and "leader_completeness" in f for f in caught)
 
 
@@ -87,7 +87,9 @@ def test_the_simulation_catches_stale_reads(monkeypatch: pytest.MonkeyPatch) -> 
     import cluster.core.raft.read_index as read_index
 
     monkeypatch.setattr(read_index, "confirmed_round", lambda s: s.round)
-    for seed in range(2000):
+    # Seed 382 was the first to catch it when this was written (the search
+    # took ~20 s); trying it first keeps CI fast, the search still follows.
+    for seed in (382, *range(2000)):
         failure = run_seed(seed).failure
         if failure is not None:
             assert "linearizability" in failure, failure
