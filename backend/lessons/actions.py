@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from backend.lessons.lab import Answer, Lab
+from backend.lessons.link_groups import MAX_LINKS_PER_GROUP, LinkGroup, link_text
 from cluster.core.topology import preset
 
 FAULT_ACTIONS = ("kill", "restart", "wipe", "pause", "resume", "partition", "oneway", "heal",
@@ -91,6 +92,41 @@ def _set_link(lab: Lab, name: str, p: Mapping[str, Any]) -> Answer:
     return lab.call("PATCH", path, changes)
 
 
+def _set_links(lab: Lab, name: str, p: Mapping[str, Any]) -> Answer:
+    """One PATCH per link of the group, as the instructor would edit them one by one.
+
+    The first refusal is the answer (the links before it have changed); a
+    group that names no link at all is refused before anything changes.
+    """
+    current = lab.call("GET", "/api/topology")
+    if not current.ok:
+        return current
+    group = LinkGroup.from_params(p)
+    directed = bool(current.body.get("directed"))
+    configured = [(str(x["a"]), str(x["b"])) for x in current.body["links"]]
+    pairs, missing = group.select(configured, directed)
+    problem = None
+    if missing:
+        problem = f"there is no link {link_text(missing[0], directed)} in the topology"
+    elif not pairs:
+        problem = f"no link {group.describe()} in the topology"
+    elif len(pairs) > MAX_LINKS_PER_GROUP:
+        problem = (f"{len(pairs)} links {group.describe()}: a step changes at most "
+                   f"{MAX_LINKS_PER_GROUP} (one request each); re-cable with the topology action")
+    if problem is not None:
+        return Answer(404 if missing else 400, {"error": problem}, current.elapsed_ms)
+    changes = {k: v for k, v in p.items() if k not in ("among", "from", "to")}
+    elapsed_ms = current.elapsed_ms
+    changed: list[str] = []
+    for a, b in pairs:
+        answer = _set_link(lab, "set_link", {"a": a, "b": b, **changes})
+        elapsed_ms += answer.elapsed_ms
+        if not answer.ok:
+            return Answer(answer.status, answer.body, elapsed_ms)
+        changed.append(link_text((a, b), directed))
+    return Answer(200, {"ok": True, "links": changed, "count": len(changed)}, elapsed_ms)
+
+
 def _time_scale(lab: Lab, name: str, p: Mapping[str, Any]) -> Answer:
     return lab.call("POST", "/api/time-scale", {"time_scale": p["value"]})
 
@@ -127,6 +163,7 @@ PERFORMERS: dict[str, Callable[[Lab, str, Mapping[str, Any]], Answer]] = {
     "upload": _upload,
     "topology": _topology,
     "set_link": _set_link,
+    "set_links": _set_links,
     "time_scale": _time_scale,
     "add_member": _add_member,
     "remove_member": _remove_member,
@@ -159,6 +196,9 @@ def describe(name: str, params: Mapping[str, Any]) -> str:
     if name in ("link", "set_link"):
         rest = ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("a", "b"))
         return f"{name} {p['a']}–{p['b']}: {rest}"
+    if name == "set_links":
+        rest = ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("among", "from", "to"))
+        return f"set_links {LinkGroup.from_params(p).describe()}: {rest}"
     args = ", ".join(f"{k}={_short(v)}" for k, v in p.items())
     return f"{name} {args}".strip()
 

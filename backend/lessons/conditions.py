@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from backend.lessons.lab import Lab
+from backend.lessons.link_groups import LinkGroup, link_text
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,34 @@ def link_latency(probe: Probe, p: Mapping[str, Any]) -> Outcome:
     return Outcome(unmet is None, shown + (f" ({unmet} ms)" if unmet else ""))
 
 
+def links_latency(probe: Probe, p: Mapping[str, Any]) -> Outcome:
+    """Every link of the group measures within the bounds (as link_latency does for one)."""
+    group = LinkGroup.from_params(p)
+    directed = bool((probe.view.get("topology") or {}).get("directed"))
+    links = {(str(x["a"]), str(x["b"])): x for x in probe.view.get("links", [])}
+    pairs, missing = group.select(links, directed)
+    if missing:
+        return Outcome(False, f"there is no link {link_text(missing[0], directed)}")
+    if not pairs:
+        return Outcome(False, f"no link {group.describe()}")
+    met: list[str] = []
+    unmet: list[str] = []
+    for pair in pairs:
+        measured = links[pair].get("latency_ms_measured")
+        name = link_text(pair, directed)
+        if measured is None:
+            unmet.append(f"{name} nothing measured yet")
+            continue
+        problem = _compare(float(measured), p, suffix="_ms")
+        shown = f"{name} {float(measured):.0f} ms"
+        (unmet if problem else met).append(shown + (f" ({problem} ms)" if problem else ""))
+    if unmet:
+        return Outcome(False, ", ".join(unmet[:4]) + (f" and {len(unmet) - 4} more"
+                                                      if len(unmet) > 4 else ""))
+    return Outcome(True, f"{len(met)} links, one way: " + ", ".join(met[:4])
+                   + (f" and {len(met) - 4} more" if len(met) > 4 else ""))
+
+
 # -- files ------------------------------------------------------------------------------
 
 
@@ -399,6 +428,7 @@ EVALUATORS: dict[str, Callable[[Probe, Mapping[str, Any]], Outcome]] = {
     "route": route,
     "routing_converged": routing_converged,
     "link_latency": link_latency,
+    "links_latency": links_latency,
     "chunks_replicated": chunks_replicated,
     "chunks_moved": chunks_moved,
 }

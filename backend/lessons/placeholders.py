@@ -12,9 +12,22 @@ Built-ins, read from the view at the start of each step:
     {follower2} ...          the second, and so on
     {term}                   the leader's term (else the highest term of an up node)
     {commit}                 the leader's commit index (else the highest)
+    {cluster_size}           N, the voters (the leader's configuration; else every node)
+    {majority}               ⌊N/2⌋ + 1, the votes an election or a commit needs
+    {followers}              every follower, as a node list: {follower1}, {follower2}...
+    {spare_followers}        the first followers the leader can do without and still
+                             have a majority up: N − majority of them when all are up
+                             (1 of 3, 1 of 4, 2 of 5)
+    {quorum_followers}       the other followers: with the leader, a majority
     {rest}                   as an item of a node list: every node not named
                              elsewhere in the same action
     {all}                    as an item of a node list: every node
+
+A node list fills a whole item of a node list (``among = ["{followers}"]``),
+reads "n2, n3 and n4" in a sentence, and ``{followers.0}`` is its first node.
+The split between spare and quorum followers is what a lesson about
+majorities needs on any N: slow the spare ones and commits stay fast; slow
+one quorum follower too and no fast majority is left.
 """
 
 from __future__ import annotations
@@ -39,7 +52,11 @@ class Scope(Mapping[str, Binding]):
         if "." not in name:
             return self._names[name]
         head, *path = name.split(".")
-        value: Any = (self._results[head] or {}).get("body")
+        value: Any
+        if isinstance(self._names.get(head), list):
+            value = self._names[head]  # {followers.0}: a node list, by position
+        else:
+            value = (self._results[head] or {}).get("body")
         for part in path:
             if isinstance(value, dict) and part in value:
                 value = value[part]
@@ -84,8 +101,10 @@ def builtins(view: Mapping[str, Any]) -> dict[str, Binding]:
     followers = [n["id"] for n in up if n["id"] != leader]
     if followers:
         values["follower"] = followers[0]
+        values["followers"] = followers
     for i, node in enumerate(followers[:9], start=1):
         values[f"follower{i}"] = node
+    values.update(_majorities(nodes, leader_node, followers))
     terms = [int(n.get("term") or 0) for n in up]
     commits = [int(n.get("commit_index") or 0) for n in up]
     if leader_node is not None:
@@ -97,15 +116,55 @@ def builtins(view: Mapping[str, Any]) -> dict[str, Binding]:
     return values
 
 
+def _majorities(
+    nodes: list[dict[str, Any]], leader_node: dict[str, Any] | None, followers: list[str]
+) -> dict[str, Binding]:
+    """{cluster_size}, {majority}, and the followers the leader can spare or needs."""
+    # §5.2: a majority of the voters, down ones included; the leader's own
+    # configuration says who votes (a node just added may not yet).
+    voters = list((leader_node or {}).get("voters") or []) or [n["id"] for n in nodes]
+    if not voters:
+        return {}
+    majority = len(voters) // 2 + 1
+    values: dict[str, Binding] = {"cluster_size": len(voters), "majority": majority}
+    if leader_node is None:
+        return values  # spare or needed by whom?
+    voting = [f for f in followers if f in voters]
+    spare = max(0, 1 + len(voting) - majority)  # 1: the leader's own vote
+    if voting[:spare]:
+        values["spare_followers"] = voting[:spare]
+    if voting[spare:]:
+        values["quorum_followers"] = voting[spare:]
+    return values
+
+
+def node_list_text(nodes: list[Any]) -> str:
+    """``["n2", "n3", "n4"]`` as a sentence reads it: "n2, n3 and n4"."""
+    names = [str(n) for n in nodes]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _text(value: Binding) -> str:
+    return node_list_text(value) if isinstance(value, list) else str(value)
+
+
 def _why_missing(name: str) -> str:
     if name == "leader":
         return "{leader} is needed, but the cluster has no leader now"
+    if name == "spare_followers":
+        return ("{spare_followers} is needed, but the cluster has no leader now, or it "
+                "cannot spare a follower (it needs every up node for a majority)")
+    if name == "quorum_followers":
+        return "{quorum_followers} is needed, but the cluster has no leader now"
     if name.startswith("follower"):
         return f"{{{name}}} is needed, but there are not enough up nodes besides the leader"
     if name in ("term", "commit"):
         return f"{{{name}}} is needed, but no node is up"
     if "." in name:
-        return f"{{{name}}}: the saved answer has no such field (did the action fail?)"
+        return (f"{{{name}}}: the saved answer has no such field (did the action fail?), "
+                "or the node list is shorter")
     return f"{{{name}}} was never remembered (is the step that remembers it skipped?)"
 
 
@@ -121,17 +180,27 @@ def _resolve_text(text: str, bindings: Mapping[str, Binding]) -> Binding:
         name = match.group(1)
         if name not in bindings:
             raise PlaceholderError(_why_missing(name))
-        return str(bindings[name])
+        return _text(bindings[name])
 
     return PLACEHOLDER.sub(substitute, text)
 
 
 def resolve(value: Any, bindings: Mapping[str, Binding]) -> Any:
-    """``value`` with every placeholder filled in, except ``{rest}`` list items."""
+    """``value`` with every placeholder filled in, except ``{rest}`` list items.
+
+    A list item that is a node list (``["{followers}", "n1"]``) is spliced in.
+    """
     if isinstance(value, str):
         return value if value in ("{rest}", "{all}") else _resolve_text(value, bindings)
     if isinstance(value, list):
-        return [resolve(v, bindings) for v in value]
+        out: list[Any] = []
+        for item in value:
+            filled = resolve(item, bindings)
+            if isinstance(item, str) and isinstance(filled, list):
+                out.extend(filled)
+            else:
+                out.append(filled)
+        return out
     if isinstance(value, dict):
         return {k: resolve(v, bindings) for k, v in value.items()}
     return value
@@ -182,6 +251,6 @@ def fill_text(text: str, bindings: Mapping[str, Binding]) -> str:
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         value = bindings.get(name)
-        return "?" if value is None else str(value)
+        return "?" if value is None else _text(value)
 
     return PLACEHOLDER.sub(substitute, text)

@@ -20,9 +20,10 @@ The format (docs/lessons.md has the full reference)::
     wait = { until = "leader_changed", timeout_s = 10 }
     checks = [{ that = "term_rose", message = "a new election raises the term" }]
 
-Placeholders (``{leader}``, ``{follower}``, ``{follower2}``, ``{term}``, names
-kept with ``remember``) are resolved against the live cluster when the step
-starts (placeholders.py), so a lesson never needs to know which node leads.
+Placeholders (``{leader}``, ``{follower}``, ``{follower2}``, ``{followers}``,
+``{majority}``, ``{term}``, names kept with ``remember``) are resolved against
+the live cluster when the step starts (placeholders.py), so a lesson never
+needs to know which node leads, nor how many nodes there are.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ from backend.lessons.vocabulary import (
     CONDITIONS,
     EXPECTS,
     IDENTIFIER,
+    LINK_GROUP_USERS,
+    LINK_SETTINGS,
     LIST_ONLY_PLACEHOLDERS,
     NODE_FAULTS,
+    NODE_LIST_PLACEHOLDERS,
     PLACEHOLDER,
     ROUTING_PROTOCOLS,
     WAIT_COMMON,
@@ -161,6 +165,8 @@ class _Reader:
         self.origin = origin
         self.known_names: set[str] = set(BUILTIN_PLACEHOLDERS)
         self.saved_names: set[str] = {"last"}  # results kept by earlier actions (save_as)
+        # Names whose value is a node list: built-ins, and names remembered from one.
+        self.list_names: set[str] = set(NODE_LIST_PLACEHOLDERS)
 
     def fail(self, where: str, message: str) -> ScenarioError:
         return ScenarioError(f"{self.origin}: {where}: {message}" if where else
@@ -177,12 +183,23 @@ class _Reader:
                 hint = ", ".join(allowed) if allowed else "none"
                 raise self.fail(where, f"unknown key {key!r}; allowed here: {hint}")
 
-    def placeholders(self, value: Any, where: str, list_item: bool = False) -> None:
-        """Every ``{name}`` in ``value`` must be a built-in or remembered earlier."""
+    def placeholders(
+        self, value: Any, where: str, list_item: bool = False, text: bool = False
+    ) -> None:
+        """Every ``{name}`` in ``value`` must be a built-in or remembered earlier.
+
+        ``list_item``: ``value`` is an item of a node list; ``text``: it is a
+        sentence for the class, where a node list reads "n2, n3 and n4".
+        """
         if isinstance(value, str):
             for match in PLACEHOLDER.finditer(value):
                 name = match.group(1)
-                head = name.split(".", 1)[0]
+                head, _, path = name.partition(".")
+                if path and head in self.list_names:
+                    if not path.isdigit():
+                        raise self.fail(where, f"{{{name}}}: {{{head}}} is a node list; pick "
+                                        f"one by position, from 0: {{{head}.0}}")
+                    continue
                 if "." in name:
                     if head not in self.saved_names:
                         raise self.fail(
@@ -196,8 +213,14 @@ class _Reader:
                         where, f"unknown placeholder {{{name}}}; known here: {known} "
                         "(keep a value for later steps with remember = { name = \"{leader}\" })"
                     )
-                if name in LIST_ONLY_PLACEHOLDERS and not (list_item and value == f"{{{name}}}"):
+                whole_item = list_item and value == f"{{{name}}}"
+                if name in LIST_ONLY_PLACEHOLDERS and not whole_item:
                     raise self.fail(where, f"{{{name}}} must be a whole item of a node list")
+                if name in self.list_names and not (whole_item or text):
+                    raise self.fail(
+                        where, f"{{{name}}} is a list of nodes: use it as a whole item of a "
+                        f"node list (nodes = [\"{{{name}}}\"]), or one of them: {{{name}.0}}"
+                    )
         elif isinstance(value, list):
             for item in value:
                 self.placeholders(item, where, list_item=True)
@@ -236,7 +259,7 @@ class _Reader:
             raise self.fail(where, f"{key} must be a non-empty string")
         if len(value) > MAX_NARRATION_CHARS:
             raise self.fail(where, f"{key} is longer than {MAX_NARRATION_CHARS} characters")
-        self.placeholders(value, f"{where}.{key}")
+        self.placeholders(value, f"{where}.{key}", text=True)
         return _paragraphs(value)
 
 
@@ -267,6 +290,8 @@ def _condition(reader: _Reader, raw: Any, where: str, *, check: bool) -> Conditi
                 where, f"{key} = {saved!r} names no earlier result; results kept so far: "
                 f"{', '.join(sorted(reader.saved_names))} (an action keeps one with save_as)"
             )
+    if name in LINK_GROUP_USERS:
+        _link_group(reader, "condition", name, params, where)
     negate = table.get("negate", False)
     if not isinstance(negate, bool):
         raise reader.fail(where, "negate must be true or false")
@@ -301,6 +326,11 @@ def _action(reader: _Reader, raw: Any, where: str) -> Action:
     if name in NODE_FAULTS and ("node" in params) == ("nodes" in params):
         raise reader.fail(where, f"action {name!r} needs either node = \"n2\" or "
                           "nodes = [\"n1\", \"n2\"] (not both)")
+    if name in LINK_GROUP_USERS:
+        _link_group(reader, "action", name, params, where)
+        if not set(params) & set(LINK_SETTINGS):
+            raise reader.fail(where, f"action {name!r} needs something to change: one or more "
+                              f"of {', '.join(LINK_SETTINGS)}")
     save_as = table.get("save_as", "last")
     if not isinstance(save_as, str) or not IDENTIFIER.fullmatch(save_as):
         raise reader.fail(where, "save_as must be a lower-case name such as 'stale_read'")
@@ -309,6 +339,26 @@ def _action(reader: _Reader, raw: Any, where: str) -> Action:
         raise reader.fail(where, f"expect must be one of {', '.join(EXPECTS)}, got {expect!r}")
     reader.saved_names.add(save_as)
     return Action(name, params, save_as, expect)
+
+
+def _link_group(
+    reader: _Reader, kind: str, name: str, params: Mapping[str, Any], where: str
+) -> None:
+    """A group of links is ``among`` a node list, or ``from`` one node ``to`` a list."""
+    pair = "from" in params and "to" in params
+    if ("among" in params) == pair or ("from" in params) != ("to" in params):
+        raise reader.fail(
+            where, f"{kind} {name!r} needs either among = [\"{{followers}}\"] (every link "
+            "between two of them) or from = \"{leader}\" with to = [\"{followers}\"] (the "
+            "link from one node to each of them), not both"
+        )
+    among = params.get("among")
+    lists = reader.list_names | LIST_ONLY_PLACEHOLDERS
+    if among is not None and len(set(among)) < 2 and not any(
+        n.strip("{}") in lists for n in among
+    ):
+        raise reader.fail(where, "among needs two nodes or more (a link has two ends), or a "
+                          "node list such as \"{followers}\"")
 
 
 def _remember(reader: _Reader, raw: Any, where: str) -> dict[str, str]:
@@ -322,9 +372,16 @@ def _remember(reader: _Reader, raw: Any, where: str) -> dict[str, str]:
             )
         if not isinstance(template, str) or not PLACEHOLDER.search(template):
             raise reader.fail(where, f"{name} must be a placeholder such as \"{{leader}}\"")
-        reader.placeholders(template, f"{where}.{name}")
         if "{rest}" in template or "{all}" in template:
-            raise reader.fail(where, "a node list cannot be remembered; remember nodes one by one")
+            raise reader.fail(where, "{rest} and {all} depend on the action they are in; "
+                              "remember {followers}, or nodes one by one")
+        # A node list is kept whole ("{followers}" alone), then used as one.
+        reader.placeholders(template, f"{where}.{name}", list_item=True)
+        whole = PLACEHOLDER.fullmatch(template)
+        if whole is not None and whole.group(1) in reader.list_names:
+            reader.list_names.add(name)
+        else:
+            reader.list_names.discard(name)
         kept[name] = template
     return kept
 

@@ -21,10 +21,16 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 # {leader}, {old_term}, or {joined.node}: a field of an action's saved answer.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\}")
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+# Node lists that do not depend on the action: they fill a whole item of a
+# node list (``among = ["{followers}"]``), read as "n2, n3 and n4" in a
+# sentence, and can be remembered; ``{followers.0}`` is the first of them.
+# What lets one lesson run on 3 nodes or 5 (placeholders.py says who is in each).
+NODE_LIST_PLACEHOLDERS = frozenset({"followers", "spare_followers", "quorum_followers"})
 # Resolved from the live view when a step starts (placeholders.py).
 BUILTIN_PLACEHOLDERS = frozenset(
-    {"leader", "follower", "term", "commit", "rest", "all"}
+    {"leader", "follower", "term", "commit", "rest", "all", "cluster_size", "majority"}
     | {f"follower{i}" for i in range(1, 10)}
+    | NODE_LIST_PLACEHOLDERS
 )
 # {rest} ("every node not named elsewhere in the action") and {all} only make
 # sense as an item of a node list.
@@ -137,6 +143,22 @@ def _p(check: Check, required: bool = False) -> Param:
     return Param(check, required)
 
 
+# What a link edit may change: the fields of PATCH /api/topology/links/<a>/<b>.
+_LINK_SETTINGS = {
+    "up": _p(_bool),
+    "cost": _p(_int),
+    "latency_ms": _p(_non_negative),
+    "jitter_ms": _p(_non_negative),
+    "loss": _p(_fraction),
+    "bandwidth_mbps": _p(_non_negative),
+}
+LINK_SETTINGS = tuple(_LINK_SETTINGS)
+
+# A group of links (link_groups.py): ``among`` a node list, or ``from`` one
+# node ``to`` a list; the loader wants exactly one of the two shapes.
+_LINK_GROUP = {"among": _p(_nodes), "from": _p(_node), "to": _p(_nodes)}
+LINK_GROUP_USERS = ("set_links", "links_latency")
+
 # A node fault names one node, or several (``nodes = ["{all}"]``: one request each).
 _NODE_FAULT = {"node": _p(_node), "nodes": _p(_nodes)}
 NODE_FAULTS = ("kill", "restart", "wipe", "pause", "resume")
@@ -172,16 +194,9 @@ ACTIONS: dict[str, dict[str, Param]] = {
     "delete": {"key": _p(_text, True), "node": _p(_node)},
     "upload": {"size_bytes": _p(_upload_size, True), "name": _p(_text), "seed": _p(_int)},
     "topology": {"preset": _p(_choice(*PRESETS), True)},
-    "set_link": {
-        "a": _p(_node, True),
-        "b": _p(_node, True),
-        "up": _p(_bool),
-        "cost": _p(_int),
-        "latency_ms": _p(_non_negative),
-        "jitter_ms": _p(_non_negative),
-        "loss": _p(_fraction),
-        "bandwidth_mbps": _p(_non_negative),
-    },
+    "set_link": {"a": _p(_node, True), "b": _p(_node, True), **_LINK_SETTINGS},
+    # One PATCH per link of the group, in order; the first refusal is the answer.
+    "set_links": {**_LINK_GROUP, **_LINK_SETTINGS},
     "time_scale": {"value": _p(_number, True)},
     "add_member": {"node": _p(_node)},
     "remove_member": {"node": _p(_node, True)},
@@ -241,6 +256,8 @@ CONDITIONS: dict[str, dict[str, Param]] = {
         "at_least_ms": _p(_number),
         "at_most_ms": _p(_number),
     },
+    # Every link of the group measures within the bounds.
+    "links_latency": {**_LINK_GROUP, "at_least_ms": _p(_number), "at_most_ms": _p(_number)},
     "chunks_replicated": {"name": _p(_text)},
     "chunks_moved": {
         "before": _p(_text, True),
