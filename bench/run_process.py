@@ -24,6 +24,8 @@ from typing import Any
 
 import requests
 
+from cluster.launcher.pdeathsig import die_with_parent
+
 ROOT = Path(__file__).resolve().parent.parent
 URL_LINE = re.compile(r"Dashboard:\s+(http://\S+)")
 TOKEN_LINE = re.compile(r"Token:\s+(\S+)")
@@ -172,6 +174,9 @@ class RunPy:
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # A test or bench killed outright (a timeout's SIGKILL) runs no
+            # finally: run.py then gets SIGTERM and stops its nodes itself.
+            preexec_fn=die_with_parent(os.getpid(), signal.SIGTERM),
         )
         threading.Thread(target=self._read_output, daemon=True).start()
         if not self._ready.wait(START_TIMEOUT_S):

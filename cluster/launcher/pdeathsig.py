@@ -26,11 +26,11 @@ _prctl.restype = ctypes.c_int
 _SIGKILL = int(signal.SIGKILL)
 
 
-def die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A ``preexec_fn`` that arms SIGKILL-on-parent-death in the child."""
+def die_with_parent(parent_pid: int, sig: int = _SIGKILL) -> Callable[[], None]:
+    """A ``preexec_fn`` that arms ``sig``-on-parent-death (SIGKILL unless told) in the child."""
 
     def preexec() -> None:
-        if _prctl(PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0) != 0:
+        if _prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
             os._exit(127)
         # The parent may have died between fork and prctl, before the signal
         # was armed; then it would never come.
