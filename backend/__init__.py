@@ -100,6 +100,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # async_mode is explicit: auto-detection would pick eventlet whenever it
     # happens to be installed (DESIGN.md).
     socketio.init_app(
-        app, async_mode=app.config["CLUSTERLAB_ASYNC_MODE"], serializer=JsonOnlyPacket
+        app,
+        async_mode=app.config["CLUSTERLAB_ASYNC_MODE"],
+        serializer=JsonOnlyPacket,
+        # Socket.IO handlers are quick and run on their connection's own
+        # thread, not on a new one per message (backend/socket_events.py).
+        async_handlers=False,
     )
+    socket_events.register_acks(socketio, hub)
     return app

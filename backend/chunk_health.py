@@ -35,10 +35,13 @@ class ChunkHealth:
 
     def on_batch(self, node: str, events: list[Any]) -> None:
         """A hub listener: follow ChunkStored / ChunkRemoved (on the hub's thread)."""
+        # Runs for every batch, and almost every event is traffic: one exact
+        # type test per event (events are final dataclasses, never subclassed).
         for event in events:
-            if isinstance(event, ChunkStored):
+            kind = type(event)
+            if kind is ChunkStored:
                 self.stored(event.node or node, event.sha256)
-            elif isinstance(event, ChunkRemoved):
+            elif kind is ChunkRemoved:
                 self.removed(event.node or node, event.sha256)
 
     def stored(self, node: str, sha256: str) -> None:

@@ -24,12 +24,14 @@ Buffers are also sized in time: a traffic event (``SHEDDABLE_EVENTS``) older
 than ``MAX_SHEDDABLE_AGE_MS`` when its tick comes is dropped and counted the
 same way, so overload shows as counted drops, not as seconds of lag.
 
-Flow control per browser: a page acknowledges every ``events`` batch once it
-has handled it (``events_ack``). A page with ``MAX_EVENT_BATCHES_IN_FLIGHT``
-unacknowledged batches is skipped (the batch counts in ``hub_dropped``)
-instead of having more queued in front of it, because a queue there (the
-Socket.IO writer's, the kernel's socket buffers) is only seconds of lag that
-no counter shows. A client that never acknowledges is not flow-controlled.
+Two audiences (backend/audience.py, with the per-page flow control): the
+pages that presented the instructor token get every event; read-only
+viewers get every state event and a capped sample of the traffic
+(backend/viewer_stream.py), each audience one emit per tick. The
+instructor's batch is queued first, before any work is done for viewers:
+emitting only queues the packet for each socket's writer thread, so the
+order of the two emits is the order in which the bytes leave, and a room of
+fifty viewers is served after the projected page, never in front of it.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from backend.audience import Audience
 from backend.history import HISTORY_EVENTS_LIMIT, History
 from backend.services import ProcessStatus
 from backend.telemetry_server import TelemetryServer
 from backend.view import ClusterView
+from backend.viewer_stream import VIEWER_TRAFFIC_EVENTS_PER_S, TrafficSampler
 from cluster.schema.control import encode_command
 from cluster.schema.telemetry import (
     SHEDDABLE_EVENT_NAMES,
@@ -69,9 +74,12 @@ OUTBOX_EVENTS_LIMIT = 10_000
 # hub emits it; the rest is for JSON, the WebSocket and the page. Older
 # traffic events are dropped (and counted in hub_dropped) instead of sent late.
 MAX_SHEDDABLE_AGE_MS = 200.0
-# Batches sent to one page and not yet acknowledged. Two 40 ms ticks cover
-# a normal round trip to a page that keeps up; more would only queue.
-MAX_EVENT_BATCHES_IN_FLIGHT = 2
+# Viewers get a batch every second tick (80 ms). A batch costs the backend
+# about the same per viewer whatever its size (the send and its
+# acknowledgement, ~0.25 ms measured), and a sampled picture gains nothing
+# from 25 updates a second: the page animates each dot at its own pace, from
+# the dot's own t_ms. Halving the batches halves the cost of a room.
+VIEWER_BATCH_EVERY_TICKS = 2
 # Events in one emit: 2.5x a tick's share of 20,000 events/s. A bigger batch
 # is a backlog; its oldest events are dropped (counted), since a page busy
 # with one huge batch delays every event in it and all that follow.
@@ -123,11 +131,16 @@ class Hub:
         self._node_sticky: dict[tuple[str, type], Any] = {}
         # Other parts of the backend that read telemetry (routing tables, traces).
         self._listeners: list[Callable[[str, list[Any]], None]] = []
-        self._browsers = 0  # open Socket.IO connections
-        # sid -> events batches sent but not yet acknowledged, for pages that ack
-        self._unacked: dict[str, int] = {}
-        self._acking: set[str] = set()  # sids that have acknowledged at least once
+        self._instructors = Audience()  # pages that presented the token: every event
+        self._viewers = Audience()  # everyone else: state events and sampled traffic
+        self._sampler = TrafficSampler()
+        self._sampled_at_window_start = (0, 0)  # sampler's (kept, left out) totals
+        # Held while a view is sent to pages: a page's first view and its
+        # registration happen under it, so no newer view, and no events
+        # batch, can reach a new page before its first view.
+        self._send_lock = threading.Lock()
         self._events_seq = 0
+        self._ticks = 0  # fan-out ticks so far, for VIEWER_BATCH_EVERY_TICKS
         self._stopping = threading.Event()
         self._task: Any = None
 
@@ -232,24 +245,42 @@ class Hub:
             del self._outbox[:overflow]
             self._hub_dropped += overflow
 
-    def browser_connected(self, sid: str | None = None) -> None:
-        with self._lock:
-            self._browsers += 1
-            if sid is not None:
-                self._unacked[sid] = 0
+    def browser_connected(
+        self, sid: str, instructor: bool = False, greet: Callable[[], None] | None = None
+    ) -> None:
+        """A page connected; from the next tick it gets the ``events`` of its audience.
 
-    def browser_disconnected(self, sid: str | None = None) -> None:
+        ``greet`` sends the page what it needs first (the whole view). It
+        runs before the page is registered, and no view is sent to pages
+        meanwhile, so neither a batch nor a newer view can overtake it.
+        """
+        with self._send_lock:
+            if greet is not None:
+                greet()
+            with self._lock:
+                self._audience(instructor).add(sid)
+
+    def browser_disconnected(self, sid: str) -> None:
         with self._lock:
-            self._browsers = max(0, self._browsers - 1)
-            if sid is not None:
-                self._unacked.pop(sid, None)
-                self._acking.discard(sid)
+            self._instructors.remove(sid)
+            self._viewers.remove(sid)
 
     def browser_acked(self, sid: str) -> None:
         """A page has handled one more ``events`` batch (acks arrive in order)."""
         with self._lock:
-            self._acking.add(sid)
-            self._unacked[sid] = max(0, self._unacked.get(sid, 0) - 1)
+            if not self._instructors.acked(sid):
+                self._viewers.acked(sid)
+
+    def set_instructor(self, sid: str, instructor: bool) -> None:
+        """Move a connected page to the instructors (token checked) or to the viewers."""
+        with self._lock:
+            source, target = self._audience(not instructor), self._audience(instructor)
+            moved = source.remove(sid)
+            if moved is not None:
+                target.add(sid, *moved)
+
+    def _audience(self, instructor: bool) -> Audience:
+        return self._instructors if instructor else self._viewers
 
     # -- commands to nodes -------------------------------------------------
 
@@ -319,79 +350,150 @@ class Hub:
 
     def _fanout_once(self, socketio: Emitter, due_stats: bool, window_s: float) -> None:
         with self._lock:
-            batch, self._outbox = self._outbox, []
-            watched = self._browsers > 0
-        if self.view.take_changes(details_too=due_stats):
-            socketio.emit("view", self.view.to_dict())
-        if batch and watched:  # encoding 800 events for nobody is a waste of a core
+            taken, self._outbox = self._outbox, []
+            watched = len(self._instructors) + len(self._viewers) > 0
+        self._send_view_if_changed(socketio, details_too=due_stats)
+        if watched:  # encoding 800 events for nobody is a waste of a core
             now_ms = time.time() * 1000.0
-            batch = self._shed_stale(batch, now_ms)
-            if len(batch) > MAX_EVENTS_PER_EMIT:
-                kept = _trim_traffic(batch, MAX_EVENTS_PER_EMIT)
-                with self._lock:
-                    self._hub_dropped += len(batch) - len(kept)
-                batch = kept
-            if batch:
-                self._emit_events(socketio, batch, now_ms)
+            batch = _shed_and_trim(taken, now_ms)
+            with self._lock:
+                self._hub_dropped += batch.dropped
+            # The projected page first: its batch is queued before the viewers' is built.
+            self._deliver(socketio, self._instructors, batch.events, now_ms)
+            if len(self._viewers):
+                sample, left_out = self._sampler.thin(batch.events, time.monotonic())
+                self._ticks += 1
+                if self._ticks % VIEWER_BATCH_EVERY_TICKS == 0:
+                    self._deliver(socketio, self._viewers, sample, now_ms, left_out)
+                else:
+                    self._collect(self._viewers, sample, left_out)
         if due_stats:
             socketio.emit("stats", self._take_stats(window_s))
 
-    def _emit_events(self, socketio: Emitter, batch: list[dict[str, Any]], now_ms: float) -> None:
-        with self._lock:
-            behind = [
-                sid
-                for sid in self._acking
-                if self._unacked.get(sid, 0) >= MAX_EVENT_BATCHES_IN_FLIGHT
-            ]
-            if behind and len(behind) >= len(self._unacked):
-                # Nobody can take it now: keep it for the next tick, where it
-                # is sent or, once stale, shed and counted.
-                self._outbox[:0] = batch
+    def _send_view_if_changed(self, socketio: Emitter, details_too: bool) -> None:
+        with self._send_lock:
+            if not self.view.take_changes(details_too=details_too):
                 return
-            self._hub_dropped += len(batch) * len(behind)
-            for sid in self._unacked:
-                if sid not in behind:
-                    self._unacked[sid] += 1
-            self._events_seq += 1
-            seq = self._events_seq
-        payload = {"events": batch, "t_ms": now_ms, "seq": seq}
-        if behind:
-            socketio.emit("events", payload, skip_sid=behind)
-        else:
-            socketio.emit("events", payload)
-
-    def _shed_stale(self, batch: list[dict[str, Any]], now_ms: float) -> list[dict[str, Any]]:
-        cutoff_ms = now_ms - MAX_SHEDDABLE_AGE_MS
-        shed = SHEDDABLE_EVENT_NAMES
-        kept = [e for e in batch if e["t_ms"] >= cutoff_ms or e["type"] not in shed]
-        if len(kept) < len(batch):
             with self._lock:
-                self._hub_dropped += len(batch) - len(kept)
-        return kept
+                # one list: python-socketio encodes the view once and queues it in this order
+                pages = self._instructors.sids() + self._viewers.sids()
+            if pages:
+                socketio.emit("view", self.view.to_dict(), to=pages)
+
+    def _collect(self, audience: Audience, events: list[dict[str, Any]], left_out: int) -> None:
+        """Keep ``events`` for the audience's next batch (sent, or shed when stale, then)."""
+        with self._lock:
+            audience.pending += events
+            audience.left_out += left_out
+
+    def _deliver(
+        self,
+        socketio: Emitter,
+        audience: Audience,
+        events: list[dict[str, Any]],
+        now_ms: float,
+        left_out: int | None = None,
+    ) -> None:
+        """Send ``events`` to the pages of ``audience`` that are not behind, in one emit.
+
+        ``left_out``: traffic events the sample left out (viewers only); the
+        batch says how many were left out since the previous one.
+        """
+        with self._lock:
+            if not len(audience):
+                audience.pending, audience.left_out = [], 0
+                return
+            if audience.pending:  # collected since the last batch, or nobody could take them
+                waited = _shed_and_trim(audience.pending + events, now_ms)
+                audience.dropped += waited.dropped
+                events, audience.pending = waited.events, []
+            if left_out is not None:
+                audience.left_out += left_out
+            if not events:
+                return
+            ready, behind = audience.recipients()
+            if not ready:
+                # Keep it for the next tick, where it is sent or, once stale, shed and counted.
+                audience.pending = events
+                return
+            audience.dropped += len(events) * len(behind)
+            audience.sent(ready)
+            self._events_seq += 1
+            payload: dict[str, Any] = {"events": events, "t_ms": now_ms, "seq": self._events_seq}
+            if left_out is not None:
+                payload["traffic_left_out"], audience.left_out = audience.left_out, 0
+        socketio.emit("events", payload, to=ready)
 
     def _take_stats(self, window_s: float) -> dict[str, Any]:
+        def per_s(count: int) -> float:
+            return round(count / window_s, 1) if window_s > 0 else 0.0
+
+        sampler = self._sampler
+        kept_before, left_out_before = self._sampled_at_window_start
+        self._sampled_at_window_start = (sampler.kept_total, sampler.left_out_total)
         with self._lock:
             events, msgs = self._window_events, self._window_msgs
             self._window_events = self._window_msgs = 0
             stats = _stats(
-                msgs / window_s if window_s > 0 else 0.0,
-                events / window_s if window_s > 0 else 0.0,
+                per_s(msgs),
+                per_s(events),
                 dict(self._telemetry_dropped),
-                self._hub_dropped,
+                self._hub_dropped + self._instructors.dropped,
+                {
+                    "viewers": len(self._viewers),
+                    "instructors": len(self._instructors),
+                    "traffic_cap_per_s": sampler.events_per_s,
+                    "traffic_kept_per_s": per_s(sampler.kept_total - kept_before),
+                    "traffic_left_out_per_s": per_s(sampler.left_out_total - left_out_before),
+                    "dropped": self._viewers.dropped,
+                },
             )
             self._last_stats = stats
             return dict(stats)
 
 
 def _stats(
-    msgs_per_s: float, events_per_s: float, telemetry_dropped: dict[str, int], hub_dropped: int
+    msgs_per_s: float,
+    events_per_s: float,
+    telemetry_dropped: dict[str, int],
+    hub_dropped: int,
+    viewer_stream: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The ``stats`` message. ``hub_dropped``: events the hub shed, or skipped for an
+    instructor's page that was behind; ``viewer_stream``: what viewers got instead."""
     return {
         "msgs_per_s": round(msgs_per_s, 1),
         "events_per_s": round(events_per_s, 1),
         "telemetry_dropped": telemetry_dropped,
         "hub_dropped": hub_dropped,
+        "viewer_stream": viewer_stream or _NO_VIEWER_STREAM,
     }
+
+
+_NO_VIEWER_STREAM: dict[str, Any] = {
+    "viewers": 0,
+    "instructors": 0,
+    "traffic_cap_per_s": VIEWER_TRAFFIC_EVENTS_PER_S,
+    "traffic_kept_per_s": 0.0,
+    "traffic_left_out_per_s": 0.0,
+    "dropped": 0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Shed:
+    events: list[dict[str, Any]]
+    dropped: int  # stale traffic shed, or trimmed to fit one emit
+
+
+def _shed_and_trim(batch: list[dict[str, Any]], now_ms: float) -> _Shed:
+    """Stale traffic out, then at most ``MAX_EVENTS_PER_EMIT`` (state events all kept)."""
+    cutoff_ms = now_ms - MAX_SHEDDABLE_AGE_MS
+    shed = SHEDDABLE_EVENT_NAMES
+    kept = [e for e in batch if e["t_ms"] >= cutoff_ms or e["type"] not in shed]
+    if len(kept) > MAX_EVENTS_PER_EMIT:
+        kept = _trim_traffic(kept, MAX_EVENTS_PER_EMIT)
+    return _Shed(kept, len(batch) - len(kept))
 
 
 def _trim_traffic(batch: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

@@ -11,10 +11,20 @@ figure *next to* what the hardware itself does with the same bytes:
 
 Both stream the bytes from one reusable buffer, so the references measure
 the disk and the kernel, not Python allocations.
+
+A third figure explains the download's: the *download floor*, the same
+loopback stream doing the least work a download's guarantees require. The
+sender hashes each 1 MiB piece before sending it (a node verifies every
+chunk it reads), the receiver hashes the whole stream (the client checks the
+whole file) and writes it to a file. That is two SHA-256 passes over every
+byte, about 1 ms of CPU per MiB each, so on two cores the floor is far below
+the plain stream: the download is judged against the reference as issue 5
+asks, and the floor shows how much of the gap is the hashing itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -80,13 +90,67 @@ def loopback_stream(total_bytes: int) -> float:
     return elapsed
 
 
+def hashed_loopback_stream(total_bytes: int, directory: Path) -> tuple[float, float]:
+    """(seconds, CPU seconds of both ends) for the download floor: hash, send;
+    receive, hash, write to a file. CPU seconds say the same on a busy machine,
+    where the seconds mostly measure the other programs."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "floor.bin"
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        received = [0]
+        whole = hashlib.sha256()
+
+        def sink() -> None:
+            connection, _ = server.accept()
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with connection:
+                buffer = bytearray(SOCKET_READ_BYTES)
+                view = memoryview(buffer)
+                while True:
+                    count = connection.recv_into(buffer)
+                    if not count:
+                        break
+                    whole.update(view[:count])
+                    written = 0
+                    while written < count:
+                        written += os.write(fd, view[written:count])
+                    received[0] += count
+            os.close(fd)
+
+        reader = threading.Thread(target=sink, name="floor-sink")
+        reader.start()
+        piece = os.urandom(PIECE_BYTES)
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            left = total_bytes
+            while left > 0:
+                size = min(PIECE_BYTES, left)
+                view = memoryview(piece)[:size]
+                hashlib.sha256(view).digest()  # the node's verify-on-read
+                client.sendall(view)
+                left -= size
+        reader.join()
+        elapsed = time.perf_counter() - started
+        cpu_s = time.process_time() - cpu_started
+    target.unlink(missing_ok=True)
+    if received[0] != total_bytes:
+        raise RuntimeError(f"download floor lost bytes: {received[0]} of {total_bytes}")
+    return elapsed, cpu_s
+
+
 def references(directory: Path, total_bytes: int, rf: int) -> dict[str, float]:
-    """MB/s of both references (MB = 10^6 bytes, as disks and networks count)."""
+    """MB/s of the references (MB = 10^6 bytes, as disks and networks count)."""
     write_s = write_files_with_fsync(directory, total_bytes, rf)
     socket_s = loopback_stream(total_bytes)
+    floor_s, floor_cpu_s = hashed_loopback_stream(total_bytes, directory)
     return {
         "upload_reference_mb_per_s": total_bytes / 1e6 / (write_s + socket_s),
         "download_reference_mb_per_s": total_bytes / 1e6 / socket_s,
+        "download_floor_mb_per_s": total_bytes / 1e6 / floor_s,
         "fsync_write_s": write_s,
         "loopback_s": socket_s,
+        "download_floor_s": floor_s,
+        "download_floor_cpu_ms_per_mib": 1000.0 * floor_cpu_s / (total_bytes / PIECE_BYTES),
     }

@@ -15,6 +15,12 @@ MEASURE_S window. Target (issue 2): at least 20,000 events/s in the page
 with p99 latency at most 250 ms on a 2-core machine.
 
 Run alone: ``.venv/bin/python -m bench.telemetry [--rates 500,1500,2500]``.
+``--frontend-dir DIR`` serves the page's own files from another copy of
+``frontend/`` (e.g. ``git archive`` of the previous commit), for interleaved
+A/B runs of a page change. ``--cpu-profile PATH`` also records a V8 CPU
+profile of the page during each measure window and writes its top functions
+by self time to PATH (JSON): where the page's main thread goes when it
+cannot keep up.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from bench.browser import chromium, lab, open_dashboard
+from bench.browser import PageProfiler, chromium, lab, open_dashboard, unlock
 from bench.machine import machine
 from bench.run_process import RunPy, cpu_seconds, descendants_of, progress
 
@@ -96,7 +102,12 @@ def counter_delta(
 
 
 def measure_step(
-    run: RunPy, page: Page, rate: int, warmup_s: float, measure_s: float
+    run: RunPy,
+    page: Page,
+    rate: int,
+    warmup_s: float,
+    measure_s: float,
+    profiler: PageProfiler | None = None,
 ) -> dict[str, Any]:
     progress(f"telemetry: load {rate} msgs/s per node; warming up {warmup_s:.0f} s")
     run.post("/api/load", {"msgs_per_s": rate})
@@ -109,6 +120,8 @@ def measure_step(
     groups = {"backend": {run.pid}, "nodes": node_pids, "browser": browser_pids}
     cpu0 = {name: cpu_seconds(pids) for name, pids in groups.items()}
     page0, stats0, nodes0 = page_snapshot(page), run.get("/api/stats"), node_counters(run)
+    if profiler:
+        profiler.start()
     start_s = time.monotonic()
     hub_events_per_s: list[float] = []
     hub_msgs_per_s: list[float] = []
@@ -119,6 +132,7 @@ def measure_step(
         hub_msgs_per_s.append(stats["msgs_per_s"])
     page1, stats1, nodes1 = page_snapshot(page), run.get("/api/stats"), node_counters(run)
     cpu1 = {name: cpu_seconds(pids) for name, pids in groups.items()}
+    profile = profiler.stop() if profiler else None
 
     window_s = (page1["nowMs"] - page0["nowMs"]) / 1000.0
     histogram = [b - a for a, b in zip(page0["histogram"], page1["histogram"], strict=True)]
@@ -157,6 +171,11 @@ def measure_step(
             name: round((cpu1[name] - cpu0[name]) / window_s, 2) for name in groups
         },
         "page_fps": round((page1["frames"] - page0["frames"]) / window_s, 1),
+        # Browser CPU per 1,000 events that reached the page: less noisy than
+        # events/s on a shared machine, where the page gets what CPU is left.
+        "browser_cpu_ms_per_1000_events": (
+            round((cpu1["browser"] - cpu0["browser"]) * 1e6 / events, 1) if events else None
+        ),
         # If messages are dropped instead of delivered (no route yet, a cut
         # link), the load yields MsgDropped events, not MsgSent + MsgReceived.
         "page_msgs_received_per_s": round(
@@ -168,6 +187,8 @@ def measure_step(
         "page_hops_joined_per_s": round((page1["hopsJoined"] - page0["hopsJoined"]) / window_s, 1),
         "page_dots_drawn_per_s": round((page1["dotsDrawn"] - page0["dotsDrawn"]) / window_s, 1),
     }
+    if profile:
+        step["page_cpu_profile"] = profile
     progress(
         f"telemetry: {step['events_per_s_in_page']:,.0f} events/s in page, "
         f"p50 {step['latency_ms_p50']} ms, p99 {step['latency_ms_p99']} ms, "
@@ -192,9 +213,12 @@ def run_bench(
     nodes: int = DEFAULT_NODES,
     warmup_s: float = WARMUP_S,
     measure_s: float = MEASURE_S,
+    cpu_profile: bool = False,
+    frontend_dir: Path | None = None,
 ) -> dict[str, Any]:
     measured_on = machine()  # before we load it ourselves
     steps: list[dict[str, Any]] = []
+    page_role = ""
     with tempfile.TemporaryDirectory(prefix="clusterlab-bench-") as data_dir:
         run = RunPy(nodes, Path(data_dir))
         try:
@@ -202,9 +226,11 @@ def run_bench(
             run.start()
             run.wait_all_up()
             with chromium() as browser:
-                page = open_dashboard(browser, run.url, nodes)
+                page = open_dashboard(browser, run.url, nodes, frontend_dir)
+                page_role = unlock(page, run.token)  # the projected page: the full stream
+                profiler = PageProfiler(page) if cpu_profile else None
                 for rate in rates:
-                    steps.append(measure_step(run, page, rate, warmup_s, measure_s))
+                    steps.append(measure_step(run, page, rate, warmup_s, measure_s, profiler))
                     run.post("/api/load", {"msgs_per_s": 0})
                     time.sleep(SETTLE_S)
         finally:
@@ -218,12 +244,14 @@ def run_bench(
             "warmup_s": warmup_s,
             "measure_s": measure_s,
             "latency": "Date.now() - event.t_ms in the page; upper edge of a 1 ms bucket",
+            "frontend_dir": str(frontend_dir) if frontend_dir else "frontend/ (the backend's)",
         },
         "machine": measured_on,
         "target": {
             "events_per_s_in_page": TARGET_EVENTS_PER_S,
             "latency_ms_p99": TARGET_LATENCY_MS_P99,
         },
+        "page_role": page_role or "unknown (the backend does not say)",
         "steps": steps,
         "best_events_per_s_in_page": best["events_per_s_in_page"] if best else None,
         "meets_target": any(meets_target(s) for s in steps),
@@ -248,8 +276,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=DEFAULT_NODES)
     parser.add_argument("--warmup-s", type=float, default=WARMUP_S)
     parser.add_argument("--measure-s", type=float, default=MEASURE_S)
+    parser.add_argument(
+        "--cpu-profile",
+        type=Path,
+        metavar="PATH",
+        help="profile the page during each measure window; write its top functions (JSON) here",
+    )
+    parser.add_argument(
+        "--frontend-dir",
+        type=Path,
+        metavar="DIR",
+        help="serve the page's files from this copy of frontend/ (A/B runs of a page change)",
+    )
     args = parser.parse_args(argv)
-    result = run_bench(args.rates, args.nodes, args.warmup_s, args.measure_s)
+    result = run_bench(
+        args.rates,
+        args.nodes,
+        args.warmup_s,
+        args.measure_s,
+        args.cpu_profile is not None,
+        args.frontend_dir,
+    )
+    if args.cpu_profile:
+        # The profiles go to their own file: the result on stdout stays comparable.
+        profiles = [
+            {"load_msgs_per_s_per_node": s["load_msgs_per_s_per_node"], **s.pop("page_cpu_profile")}
+            for s in result["steps"]
+            if "page_cpu_profile" in s
+        ]
+        args.cpu_profile.write_text(json.dumps(profiles, indent=2) + "\n")
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0

@@ -1,11 +1,13 @@
 """Fifty read-only viewers on one cluster: does the dashboard stay responsive?
 
 A lecture means one instructor and a room of students watching the same
-backend. Every viewer gets every ``events`` batch, so the hub's fan-out is
-paid once per viewer. This bench starts a real ``run.py`` with a real load
-(``POST /api/load``), connects 0, 1 and then 50 Socket.IO viewers
-(bench/viewer_client.py: the page's protocol, acknowledgements included,
-without a browser), and for each step measures over MEASURE_S:
+backend. The instructor's page (it holds the token) gets every event; a
+viewer gets every state event and a capped sample of the traffic
+(backend/viewer_stream.py), one batch per tick for the whole room. This
+bench starts a real ``run.py`` with a real load (``POST /api/load``),
+connects 0, 1 and then 50 Socket.IO viewers (bench/viewer_client.py: the
+page's protocol, acknowledgements included, without a browser), and for each
+step measures over MEASURE_S:
 
 * ``event_latency_ms_p50/p99``: node event → viewer (``now − t_ms``, one
   machine, one clock), over every event every viewer received;
@@ -14,12 +16,21 @@ without a browser), and for each step measures over MEASURE_S:
 * ``events_per_s_per_viewer`` next to ``hub_events_per_s``: how much of the
   stream each viewer got (the hub sheds traffic events rather than send them
   late, and skips a viewer that has not acknowledged its last batches);
+  ``viewer_traffic_sampled_fraction``: the share of the traffic events that
+  the sample kept (1.0 = every message), from the viewers' own counts and
+  the ``traffic_left_out`` of each batch; ``kbytes_per_s_per_viewer``;
 * ``backend_cpu_cores``: the run.py process (hub, Socket.IO, REST);
   ``viewers_cpu_cores``: this bench's own viewer processes, which share the
   machine and so weigh on every other figure;
 * ``page_*``: the instructor's own dashboard, a real headless Chromium tab
-  open through every step (one viewer more), read from the page's own
+  open through every step, unlocked with the token like a real instructor's
+  (``page_role`` says what the server made of it), read from the page's own
   counters: is the page the instructor projects still live?
+
+A step written ``50f`` connects viewers that present the token: every one
+gets the full stream, as every page did before the viewers' sample (issue
+#6). Interleaving ``--viewers 50,50f,50,50f`` compares the two on one run,
+which survives a noisy machine better than two runs.
 
 Viewers run in VIEWER_PROCESSES processes so that one Python's GIL is not
 what is measured. Run: ``.venv/bin/python -m bench.viewers`` (JSON on stdout).
@@ -57,13 +68,14 @@ WARMUP_S = 3.0
 MEASURE_S = 10.0
 CONNECT_TIMEOUT_S = 60.0
 HTTP_TIMEOUT_S = 10.0
+UNLOCK_TIMEOUT_MS = 20_000
 
 
 def _viewer_worker(
-    url: str, count: int, record: Any, stop: Any, connected: Any, results: Any
+    url: str, token: str, count: int, record: Any, stop: Any, connected: Any, results: Any
 ) -> None:
     """One process's share of the viewers (multiprocessing target)."""
-    viewers = [Viewer(url) for _ in range(count)]
+    viewers = [Viewer(url, token) for _ in range(count)]
     try:
         for viewer in viewers:
             viewer.connected.wait(CONNECT_TIMEOUT_S)
@@ -97,14 +109,38 @@ def _page_counts(page: Page | None) -> tuple[int, list[int]]:
     return int(answer["events"]), list(answer["histogram"])
 
 
-def measure_step(run: RunPy, viewers: int, page: Page | None = None) -> dict[str, Any]:
+def unlock(page: Page, token: str) -> str | None:
+    """Unlock the page's instructor controls as a person would; the server's verdict.
+
+    ``None`` from a page that does not show which stream it gets (before issue #6).
+    """
+    page.get_by_test_id("token-input").fill(token)
+    page.get_by_test_id("token-submit").click()
+    role: str | None = page.wait_for_function(
+        """() => {
+            const cell = document.querySelector('[data-testid="status-stream"]');
+            if (!document.body.classList.contains("instructor")) return false;
+            return cell ? cell.dataset.role === "instructor" && "instructor" : "unknown";
+        }""",
+        timeout=UNLOCK_TIMEOUT_MS,
+    ).json_value()
+    return None if role == "unknown" else role
+
+
+def measure_step(
+    run: RunPy, viewers: int, page: Page | None = None, full_stream: bool = False
+) -> dict[str, Any]:
+    """One step: ``viewers`` connected (with the token if ``full_stream``)."""
     ctx = multiprocessing.get_context("spawn")
+    token = run.token if full_stream else ""
     record, stop = ctx.Event(), ctx.Event()
     connected, results = ctx.Queue(), ctx.Queue()
     shares = [viewers // VIEWER_PROCESSES + (i < viewers % VIEWER_PROCESSES)
               for i in range(VIEWER_PROCESSES)]  # fmt: skip
     workers = [
-        ctx.Process(target=_viewer_worker, args=(run.url, n, record, stop, connected, results))
+        ctx.Process(
+            target=_viewer_worker, args=(run.url, token, n, record, stop, connected, results)
+        )
         for n in shares
         if n > 0
     ]
@@ -139,17 +175,26 @@ def measure_step(run: RunPy, viewers: int, page: Page | None = None) -> dict[str
                 worker.kill()
     elapsed_s = after[3] - before[3]
 
-    def per_viewer(count: int) -> float | None:
+    def per_viewer(count: float) -> float | None:
         return round(count / elapsed_s / viewers, 1) if viewers else None
 
+    offered = total.traffic_events + total.traffic_left_out
+    sampled = hub_after.get("viewer_stream", {})
     return {
         "viewers": viewers,
+        "viewers_hold_token": full_stream,
         "backend_cpu_cores": round((after[0] - before[0]) / elapsed_s, 3),
         "nodes_cpu_cores": round((after[1] - before[1]) / elapsed_s, 3),
         "viewers_cpu_cores": round((after[2] - before[2]) / elapsed_s, 3),
         "hub_events_per_s": hub_after["events_per_s"],
         "events_per_s_per_viewer": per_viewer(total.events),
         "batches_per_s_per_viewer": per_viewer(total.batches),
+        "kbytes_per_s_per_viewer": per_viewer(total.received_bytes / 1000),
+        "traffic_events_per_s_per_viewer": per_viewer(total.traffic_events),
+        "viewer_traffic_sampled_fraction": (
+            round(total.traffic_events / offered, 4) if offered else None
+        ),
+        "hub_viewer_stream": sampled,  # the hub's own last-second view of the sample
         "event_latency_ms_p50": percentile_ms(total.event_latency, 0.50),
         "event_latency_ms_p99": percentile_ms(total.event_latency, 0.99),
         "emit_to_viewer_ms_p50": percentile_ms(total.emit_latency, 0.50),
@@ -177,7 +222,9 @@ def run_bench(
     load_msgs_per_s: int = DEFAULT_LOAD_MSGS_PER_S,
     nodes: int = DEFAULT_NODES,
     with_browser: bool = True,
+    full_stream_steps: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
+    """``full_stream_steps``: indexes of ``steps`` whose viewers present the token."""
     measured_on = machine()  # before we load it ourselves
     with tempfile.TemporaryDirectory(prefix="clusterlab-bench-viewers-") as data_dir:
         run = RunPy(nodes, Path(data_dir))
@@ -187,13 +234,18 @@ def run_bench(
             run.post("/api/load", {"msgs_per_s": load_msgs_per_s})
             with contextlib.ExitStack() as stack:
                 page = None
+                page_role = None
                 if with_browser:
                     browser = stack.enter_context(chromium())
                     page = open_dashboard(browser, run.url, nodes)
+                    page_role = unlock(page, run.token)
                 results = []
-                for viewers in steps:
-                    progress(f"viewers: {viewers} connected, {load_msgs_per_s} msgs/s per node")
-                    results.append(measure_step(run, viewers, page))
+                for i, viewers in enumerate(steps):
+                    full = i in full_stream_steps
+                    kind = "full-stream" if full else "read-only"
+                    progress(f"viewers: {viewers} {kind}, {load_msgs_per_s} msgs/s per node")
+                    step = measure_step(run, viewers, page, full)
+                    results.append({**step, "page_role": page_role} if page else step)
         finally:
             run.stop()
     return {
@@ -210,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--viewers",
         default=",".join(map(str, DEFAULT_VIEWER_STEPS)),
-        help="viewer counts to measure, comma-separated",
+        help="viewer counts to measure, comma-separated; 50f = 50 viewers with the token",
     )
     parser.add_argument("--rate", type=int, default=DEFAULT_LOAD_MSGS_PER_S, help="msgs/s per node")
     parser.add_argument("--nodes", type=int, default=DEFAULT_NODES)
@@ -218,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-browser", action="store_true", help="without the instructor's Chromium page"
     )
     args = parser.parse_args(argv)
-    steps = tuple(int(v) for v in args.viewers.split(",") if v.strip())
-    print(json.dumps(run_bench(steps, args.rate, args.nodes, not args.no_browser), indent=2))
+    written = [v.strip() for v in args.viewers.split(",") if v.strip()]
+    steps = tuple(int(v.rstrip("f")) for v in written)
+    full = frozenset(i for i, v in enumerate(written) if v.endswith("f"))
+    result = run_bench(steps, args.rate, args.nodes, not args.no_browser, full)
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -9,11 +9,13 @@ clients do, so the backend never becomes the bottleneck of a transfer:
   has RF durable copies and the metadata is committed through Raft. The
   entry node does the replication; the client only streams.
 * **download** asks any node for the file's metadata (its chunk list with the
-  replicas of each chunk), then fetches every chunk straight from a replica,
-  verifying its SHA-256 and falling over to the next replica on a refused
-  connection, a 404, a 409 (the node found its copy corrupt) or bytes that
-  do not match. The whole file's SHA-256 is checked at the end, and the file
-  appears under its name only then (``PATH.part`` is renamed).
+  replicas of each chunk), then fetches every chunk straight from a replica
+  (which verified it on reading), falling over to the next replica on a
+  refused connection, a 404, a 409 (the node found its copy corrupt) or a
+  wrong length. The whole file's SHA-256 is checked at the end; if it does
+  not match, each chunk is checked and a wrong one fetched again from the
+  next replica. The file appears under its name only then (``PATH.part`` is
+  renamed).
 
 Memory stays at a few chunks whatever the file size: buffers are allocated
 once and reused. Speed comes from overlapping: while one chunk is on the
@@ -32,10 +34,11 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, closing, suppress
 from pathlib import Path
 from typing import Any, BinaryIO, TypedDict, cast
 from urllib.parse import quote
@@ -61,6 +64,11 @@ MAX_CHUNK_BYTES = 4 * 1024 * 1024
 PUT_TIMEOUT_S = 120.0
 # The commit waits for the last window of replicas and a Raft commit.
 COMMIT_TIMEOUT_S = 180.0
+# An upload request answered 503 (an election under way) is sent again for this
+# long: an election takes well under a second, a few on a loaded machine.
+UNAVAILABLE_RETRY_S = 10.0
+UNAVAILABLE_FIRST_PAUSE_S = 0.05
+UNAVAILABLE_MAX_PAUSE_S = 1.0
 # One chunk GET, from a replica that should answer in milliseconds; a paused
 # node is given up on after this and the next replica is tried.
 CHUNK_TIMEOUT_S = 10.0
@@ -213,6 +221,9 @@ def check_info(info: Any) -> None:
         ok = (
             0 < chunk_bytes <= MAX_CHUNK_BYTES
             and all(0 < s <= chunk_bytes for s in sizes)
+            # every chunk but the last is full: chunk i starts at i × chunk_bytes
+            and all(s == chunk_bytes for s in sizes[:-1])
+            and [c["index"] for c in info["chunks"]] == list(range(len(sizes)))
             and sum(sizes) == int(info["size_bytes"])
             and all(isinstance(c["sha256"], str) for c in info["chunks"])
         )
@@ -375,14 +386,24 @@ def _upload_call(
     what: str = "",
     opening: bool = False,
 ) -> dict[str, Any]:
-    try:
-        reply = conns.request(addr, method, path, body, json_body=json_body,
-                              read_timeout_s=read_timeout_s)
-    except NodeUnreachable as exc:
-        # Only the opening request can move to another node: after it, the
-        # stream has been partly read.
-        error = NodeDown if opening and not exc.maybe_sent else FilesError
-        raise error(f"the entry node {exc}", 503) from None
+    deadline_s = time.monotonic() + UNAVAILABLE_RETRY_S
+    pause_s = UNAVAILABLE_FIRST_PAUSE_S
+    while True:
+        try:
+            reply = conns.request(addr, method, path, body, json_body=json_body,
+                                  read_timeout_s=read_timeout_s)
+        except NodeUnreachable as exc:
+            # Only the opening request can move to another node: after it, the
+            # stream has been partly read.
+            error = NodeDown if opening and not exc.maybe_sent else FilesError
+            raise error(f"the entry node {exc}", 503) from None
+        # 503: no leader (an election), or too few live nodes for a moment. The
+        # node took nothing of the request (a commit's outcome is unknown, and
+        # a retried commit applies once), so the same request can go again.
+        if reply.status != 503 or time.monotonic() + pause_s > deadline_s:
+            break
+        time.sleep(pause_s)
+        pause_s = min(2 * pause_s, UNAVAILABLE_MAX_PAUSE_S)
     if reply.status != expect:
         prefix = f"{what}: " if what else ""
         raise FilesError(prefix + reply.error(), reply.status)
@@ -401,15 +422,17 @@ def _abort(conns: NodeConnections, addr: str, base: str) -> None:
 
 # -- download ----------------------------------------------------------------
 
+# A worker's part of one chunk: fill the view from a replica (and maybe more).
+ChunkJob = Callable[[NodeConnections, ChunkInfo, memoryview], None]
 
-def iter_chunks(
-    info: FileInfo, nodes: NodeMap, *, window: int = DOWNLOAD_WINDOW_CHUNKS
-) -> Iterator[memoryview]:
-    """The file's chunks in order, each verified, fetched ``window`` at a time.
 
+def _in_order(info: FileInfo, window: int, job: ChunkJob) -> Generator[memoryview, None, None]:
+    """Run ``job`` on every chunk, ``window`` at a time on worker threads; yield them in order.
+
+    ``window`` jobs stay in flight while the consumer works on the chunk it
+    was given, so memory is ``window + 1`` buffers whatever the file size.
     Each yielded view is only valid until the next one is asked for: its
-    buffer is reused for a later chunk. Raises FilesError (503) naming every
-    replica's reason when no replica of a chunk can serve it.
+    buffer is reused for a later chunk.
     """
     check_info(info)
     if not 1 <= window <= MAX_DOWNLOAD_WINDOW_CHUNKS:
@@ -430,22 +453,22 @@ def iter_chunks(
                 opened.append(conns)
         return conns
 
-    def fetch(chunk: ChunkInfo, buffer: bytearray) -> memoryview:
+    def run(chunk: ChunkInfo, buffer: bytearray) -> memoryview:
         view = memoryview(buffer)[: chunk["size_bytes"]]
-        fetch_chunk(connections(), chunk, nodes, view)
+        job(connections(), chunk, view)
         return view
 
     free: list[bytearray] = []
     pending: deque[tuple[Future[memoryview], bytearray]] = deque()
     pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="chunk-fetch")
-    finished = False  # every fetch done: the workers' connections can be closed
+    finished = False  # every job done: the workers' connections can be closed
     try:
         next_index = 0
 
         def submit() -> None:
             nonlocal next_index
             buffer = free.pop() if free else bytearray(info["chunk_bytes"])
-            pending.append((pool.submit(fetch, chunks[next_index], buffer), buffer))
+            pending.append((pool.submit(run, chunks[next_index], buffer), buffer))
             next_index += 1
 
         while next_index < min(window, len(chunks)):
@@ -453,15 +476,17 @@ def iter_chunks(
         while pending:
             future, buffer = pending.popleft()
             view = future.result()
+            # Refill the window before handing this chunk out: the workers keep
+            # the network busy while the consumer hashes it.
+            if next_index < len(chunks):
+                submit()
             yield view
             view.release()
             free.append(buffer)
-            if next_index < len(chunks):
-                submit()
         finished = True
     finally:
         # Abandoned (an error, or the consumer stopped): do not wait for
-        # fetches in flight; waking their reads makes the workers end soon.
+        # jobs in flight; waking their reads makes the workers end soon.
         pool.shutdown(wait=finished, cancel_futures=True)
         with lock:
             for conns in opened:
@@ -471,11 +496,40 @@ def iter_chunks(
                     conns.abort()
 
 
-def fetch_chunk(conns: NodeConnections, chunk: ChunkInfo, nodes: NodeMap, view: memoryview) -> str:
+def iter_chunks(
+    info: FileInfo, nodes: NodeMap, *, window: int = DOWNLOAD_WINDOW_CHUNKS
+) -> Iterator[memoryview]:
+    """The file's chunks in order, each verified, fetched ``window`` at a time.
+
+    For a consumer that passes bytes on before the whole file can be checked
+    (the backend streaming to a browser): every chunk is hashed on arrival,
+    and a wrong one is fetched again from the next replica at once. Each
+    yielded view is only valid until the next one is asked for. Raises
+    FilesError (503) naming every replica's reason when no replica of a
+    chunk can serve it.
+    """
+
+    def fetch(conns: NodeConnections, chunk: ChunkInfo, view: memoryview) -> None:
+        fetch_chunk(conns, chunk, nodes, view)
+
+    yield from _in_order(info, window, fetch)
+
+
+def fetch_chunk(
+    conns: NodeConnections,
+    chunk: ChunkInfo,
+    nodes: NodeMap,
+    view: memoryview,
+    *,
+    verify: bool = True,
+) -> str:
     """Read one chunk into ``view`` from the first replica that gives the right bytes.
 
     Replicas are tried in the metadata's order (the placement's primary
-    first); returns the node that served it.
+    first); returns the node that served it. With ``verify=False`` the
+    caller checks the bytes later (``download`` hashes the whole file): then
+    a refusal, a wrong length or a lost connection still moves on to the
+    next replica, a wrong byte is found by the caller.
     """
     sha = chunk["sha256"]
     path = "/chunks/" + quote(sha, safe="")
@@ -493,7 +547,7 @@ def fetch_chunk(conns: NodeConnections, chunk: ChunkInfo, nodes: NodeMap, view: 
         if isinstance(got, NodeReply):
             failures.append(f"{node} {_chunk_refusal(got)}")
             continue
-        if hashlib.sha256(view).hexdigest() != sha:
+        if verify and hashlib.sha256(view).hexdigest() != sha:
             failures.append(f"{node} sent bytes whose sha256 does not match")
             continue
         return node
@@ -525,40 +579,118 @@ def download(
 ) -> FileInfo:
     """Fetch ``name`` into ``out_path``; returns its metadata once the whole file verified.
 
-    The bytes go to ``out_path + ".part"``, renamed only after the whole
-    file's SHA-256 matched, so ``out_path`` is either the complete file or
-    untouched. No fsync: a download can always be repeated, unlike an upload,
-    and fsync would cost as much as the transfer.
+    Each byte is hashed once here, for the whole file's SHA-256: the node
+    that served a chunk has just verified it against its name (verify-on-read),
+    and a chunk spoiled after that (on the wire, by a faulty node) makes the
+    whole-file check fail. Only then is each chunk of the written file
+    hashed, and a wrong one fetched again, verified, from the replicas in
+    order; so the file is right or the download fails, as when every chunk
+    is hashed on arrival, at half the client's hashing.
+
+    The workers receive each chunk into a reused buffer and write it at its
+    offset; this thread hashes the chunks in order meanwhile (hashlib
+    releases the GIL, so on two cores it runs beside the network and the
+    node's own verification). The bytes go to ``out_path + ".part"``,
+    renamed only after the whole file's SHA-256 matched, so ``out_path`` is
+    either the complete file or untouched. No fsync: a download can always
+    be repeated, unlike an upload, and fsync would cost as much as the transfer.
     """
     meta = info if info is not None else file_info(name, nodes)
+    check_info(meta)
     out = Path(out_path)
     if out.is_dir():
         raise FilesError(f"{out} is a directory; give a file path")
-    part = out.with_name(out.name + ".part")
+    part_path = out.with_name(out.name + ".part")
     total = meta["size_bytes"]
+    chunk_bytes = meta["chunk_bytes"]
     whole = hashlib.sha256()
     done = 0
     try:
-        with open(part, "wb", buffering=0) as f:
-            for view in iter_chunks(meta, nodes, window=window):
-                whole.update(view)  # in this thread, while the workers fetch the next ones
-                _write_all(f, view)
-                done += len(view)
-                if progress is not None:
-                    progress(done, total)
-        if whole.hexdigest() != meta["sha256"]:
-            raise FilesError(
-                f"{name}: every chunk verified but the whole file's sha256 is "
-                f"{whole.hexdigest()}, not {meta['sha256']}; nothing was written", 502
-            )
-        os.replace(part, out)
+        part = _PartFile(part_path)
+        try:
+
+            def fetch_and_write(conns: NodeConnections, chunk: ChunkInfo, view: memoryview) -> None:
+                fetch_chunk(conns, chunk, nodes, view, verify=False)
+                part.write_at(view, chunk["index"] * chunk_bytes)
+
+            # closing(): on an error the workers are stopped here, before the file closes.
+            with closing(_in_order(meta, window, fetch_and_write)) as chunks:
+                for view in chunks:
+                    whole.update(view)
+                    done += len(view)
+                    if progress is not None:
+                        progress(done, total)
+            if whole.hexdigest() != meta["sha256"]:
+                digest = _replace_wrong_chunks(meta, nodes, part)
+                if digest != meta["sha256"]:
+                    raise FilesError(
+                        f"{name}: every chunk verified but the whole file's sha256 is "
+                        f"{digest}, not {meta['sha256']}; nothing was written", 502
+                    )
+        finally:
+            part.close()
+        os.replace(part_path, out)
     except BaseException:
-        part.unlink(missing_ok=True)
+        part_path.unlink(missing_ok=True)
         raise
     return meta
 
 
-def _write_all(f: BinaryIO, view: memoryview) -> None:
-    written = 0
-    while written < len(view):
-        written += f.write(view[written:]) or 0
+class _PartFile:
+    """The ``.part`` file that fetch workers write into, each chunk at its offset.
+
+    An abandoned download does not wait for its workers (one may be waiting
+    on a paused replica), so a worker can finish after the file is closed;
+    its write must not land in whatever file reused the descriptor number.
+    Closing and writing therefore take one lock, and a write after the close
+    writes nothing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def write_at(self, view: memoryview, offset: int) -> None:
+        with self._lock:
+            if self._closed:
+                raise FilesError("the download was abandoned")
+            written = 0
+            while written < len(view):
+                written += os.pwrite(self._fd, view[written:], offset + written)
+
+    def read_at(self, view: memoryview, offset: int) -> int:
+        with self._lock:
+            return os.preadv(self._fd, [view], offset)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._fd)
+
+
+def _replace_wrong_chunks(meta: FileInfo, nodes: NodeMap, part: _PartFile) -> str:
+    """After a whole-file mismatch: hash every chunk as written, fetch each wrong one
+    again (verified, from its replicas in order); returns the new whole-file SHA-256.
+
+    Costs one more read and hash of the file, only on this rare path.
+    """
+    whole = hashlib.sha256()
+    buffer = bytearray(meta["chunk_bytes"])
+    conns = NodeConnections(CHUNK_TIMEOUT_S)
+    try:
+        for chunk in meta["chunks"]:
+            offset = chunk["index"] * meta["chunk_bytes"]
+            view = memoryview(buffer)[: chunk["size_bytes"]]
+            if part.read_at(view, offset) != len(view) or (
+                hashlib.sha256(view).hexdigest() != chunk["sha256"]
+            ):
+                fetch_chunk(conns, chunk, nodes, view)  # raises when no replica has it right
+                part.write_at(view, offset)
+            whole.update(view)
+            view.release()
+    finally:
+        conns.close()
+    return whole.hexdigest()
+

@@ -7,9 +7,14 @@ than the chunk), bodies sent from the caller's buffer without copying it, and
 chunk bodies read straight into a buffer the caller owns and reuses
 (``get_into``), so a download allocates a few buffers, not one per chunk.
 
-``http.client`` rather than ``requests``: requests reads a body in 10 KiB
-pieces and joins them, a second copy of every byte that the download path
-cannot afford, and it cannot read into a caller's buffer.
+``http.client`` rather than ``requests`` for JSON requests and uploads:
+requests reads a body in 10 KiB pieces and joins them, a second copy of
+every byte, and it cannot read into a caller's buffer. The chunk GET goes
+further and speaks HTTP on a plain socket: the request is always the same
+line, the node's answer always has a ``Content-Length``, and so the body is
+read with ``recv_into`` straight into the caller's buffer, without
+http.client's header parser (the email package) and buffered reader on
+every chunk.
 
 A ``NodeConnections`` belongs to one thread (``http.client`` connections are
 not thread-safe); a thread pool keeps one per worker.
@@ -40,6 +45,11 @@ DEFAULT_READ_TIMEOUT_S = 30.0
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
 # Kept-alive connections per thread; a cluster has at most 50 nodes.
 MAX_CONNECTIONS = 64
+# The head of a chunk answer: a status line and four headers, about 120 bytes;
+# the node's own limit on a head is the same 16 KiB.
+CHUNK_HEAD_BYTES = 16 * 1024
+# A refusal (404, 409) is one JSON sentence; a longer body is not read.
+MAX_ERROR_BODY_BYTES = 64 * 1024
 
 _LOST = (
     http.client.HTTPException,  # RemoteDisconnected, BadStatusLine, IncompleteRead...
@@ -93,11 +103,16 @@ class NodeConnections:
     def __init__(self, read_timeout_s: float = DEFAULT_READ_TIMEOUT_S) -> None:
         self.read_timeout_s = read_timeout_s
         self._open: dict[str, http.client.HTTPConnection] = {}
+        self._raw: dict[str, socket.socket] = {}  # chunk GETs (get_into)
+        self._head = bytearray(CHUNK_HEAD_BYTES)
 
     def close(self) -> None:
         for conn in self._open.values():
             conn.close()
         self._open.clear()
+        for sock in self._raw.values():
+            sock.close()
+        self._raw.clear()
 
     def abort(self) -> None:
         """From ANOTHER thread: wake this owner's blocked reads (they fail) so it can end.
@@ -105,8 +120,8 @@ class NodeConnections:
         Closing a socket does not wake a thread blocked reading it; shutting
         it down does. The owner then drops the broken connections itself.
         """
-        for conn in list(self._open.values()):
-            sock = conn.sock
+        socks = [conn.sock for conn in list(self._open.values())] + list(self._raw.values())
+        for sock in socks:
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
@@ -116,6 +131,9 @@ class NodeConnections:
         conn = self._open.pop(addr, None)
         if conn is not None:
             conn.close()
+        sock = self._raw.pop(addr, None)
+        if sock is not None:
+            sock.close()
 
     def request(
         self,
@@ -155,26 +173,74 @@ class NodeConnections:
         comes back as a NodeReply with status 200 and the length in the body
         text, and the connection is dropped (its rest is unread).
         """
-        response = self._exchange(addr, "GET", path, None, {}, read_timeout_s)
-        try:
-            if response.status != 200:
-                return NodeReply(
-                    response.status, response.read(), response.getheader("Content-Type") or ""
+        request = f"GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n".encode("latin-1")
+        for attempt in (1, 2):
+            reused = addr in self._raw
+            sock = self._raw_socket(addr)
+            try:
+                sock.settimeout(read_timeout_s or self.read_timeout_s)
+                sock.sendall(request)
+                status, headers, body_start, head_end = _read_head(sock, self._head)
+                break
+            except _LOST as exc:
+                self.drop(addr)
+                # As in _exchange: a kept connection the node closed while idle
+                # fails before any answer; a GET is safe to send once more.
+                stale = reused and isinstance(
+                    exc, http.client.RemoteDisconnected | BrokenPipeError | ConnectionResetError
                 )
-            length = int(response.getheader("Content-Length") or -1)
-            if length != len(buffer):
+                if stale and attempt == 1:
+                    continue
+                raise NodeUnreachable(addr, _reason(exc), maybe_sent=True) from None
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise AssertionError("unreachable")
+        try:
+            length_text = headers.get("content-length", "")
+            if not length_text.isdigit():
+                raise http.client.HTTPException("an answer without a Content-Length")
+            length = int(length_text)
+            early = memoryview(self._head)[body_start:head_end]  # body bytes read with the head
+            if len(early) > length:
+                raise http.client.HTTPException("more bytes than its Content-Length")
+            if status != 200:
+                if length > MAX_ERROR_BODY_BYTES:
+                    self.drop(addr)
+                    return NodeReply(status, b"", headers.get("content-type", ""))
+                body = bytearray(length)
+                body[: len(early)] = early
+                _recv_exactly(sock, memoryview(body)[len(early) :])
+                got: NodeReply | int = NodeReply(
+                    status, bytes(body), headers.get("content-type", "")
+                )
+            elif length != len(buffer):
                 self.drop(addr)
                 return NodeReply(200, f"{length} bytes, expected {len(buffer)}".encode(), "")
-            got = 0
-            while got < length:
-                n = response.readinto(buffer[got:])
-                if not n:
-                    raise http.client.IncompleteRead(b"", length - got)
-                got += n
+            else:
+                buffer[: len(early)] = early
+                _recv_exactly(sock, buffer[len(early) :])
+                got = length
+            early.release()
         except _LOST as exc:
             self.drop(addr)
             raise NodeUnreachable(addr, _reason(exc), True) from None
+        if headers.get("connection", "").lower() == "close":
+            self.drop(addr)
         return got
+
+    def _raw_socket(self, addr: str) -> socket.socket:
+        sock = self._raw.get(addr)
+        if sock is not None:
+            return sock
+        host, port = _split(addr)
+        try:
+            sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise NodeUnreachable(addr, _reason(exc), maybe_sent=False) from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while len(self._raw) >= MAX_CONNECTIONS:
+            self.drop(next(iter(self._raw)))
+        self._raw[addr] = sock
+        return sock
 
     def _exchange(
         self,
@@ -226,6 +292,47 @@ class NodeConnections:
             self.drop(next(iter(self._open)))
         self._open[addr] = conn
         return conn
+
+
+def _read_head(sock: socket.socket, head: bytearray) -> tuple[int, dict[str, str], int, int]:
+    """Receive an answer's head into ``head``: (status, headers in lower case,
+    where the body starts in ``head``, how many bytes of ``head`` were filled)."""
+    view = memoryview(head)
+    filled = 0
+    try:
+        while True:
+            count = sock.recv_into(view[filled:])
+            if not count:
+                if not filled:
+                    raise http.client.RemoteDisconnected("closed before answering")
+                raise http.client.IncompleteRead(bytes(view[:filled]))
+            # The blank line may straddle two receives: look from 3 bytes back.
+            end = head.find(b"\r\n\r\n", max(0, filled - 3), filled + count)
+            filled += count
+            if end >= 0:
+                break
+            if filled == len(head):
+                raise http.client.LineTooLong(f"answer head over {len(head)} bytes")
+    finally:
+        view.release()
+    lines = head[:end].decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise http.client.BadStatusLine(lines[0][:80])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), headers, end + 4, filled
+
+
+def _recv_exactly(sock: socket.socket, view: memoryview) -> None:
+    got = 0
+    while got < len(view):
+        count = sock.recv_into(view[got:])
+        if not count:
+            raise http.client.IncompleteRead(b"", len(view) - got)
+        got += count
 
 
 def _reason(exc: BaseException) -> str:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.core.files.meta import MAX_CHUNK_BYTES, is_sha256_hex
+from cluster.node.buffer_pool import BufferPool
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,12 @@ DISK_WORKERS = 4
 HASH_WORKERS = 2
 # Corrupt chunks kept for inspection; older ones are deleted.
 MAX_QUARANTINED = 32
+# Read buffers kept for reuse between chunks served to clients: one per disk
+# worker and as many again for chunks still on their way into a socket.
+READ_BUFFERS_KEPT = 2 * DISK_WORKERS
+# A lent read buffer is at least this big (the default chunk size), so a short
+# last chunk does not leave a buffer too small for the next full one.
+READ_BUFFER_MIN_BYTES = 1024 * 1024
 
 
 class ChunkCorrupt(Exception):
@@ -61,6 +68,24 @@ class ChunkCorrupt(Exception):
     def __init__(self, sha256: str, detail: str) -> None:
         super().__init__(f"chunk {sha256[:12]} is corrupt: {detail}")
         self.sha256 = sha256
+
+
+@dataclass
+class LentChunk:
+    """A verified chunk's bytes in a buffer lent by the store.
+
+    ``view`` is valid until ``give_back``; call that only once nothing reads
+    the bytes any more (the socket took them). Not calling it is safe: the
+    buffer is then freed by the garbage collector instead of reused.
+    """
+
+    view: memoryview
+    _buffer: bytearray
+    _pool: BufferPool
+
+    def give_back(self) -> None:
+        self.view.release()
+        self._pool.give(self._buffer)
 
 
 class ChunkMismatch(ValueError):
@@ -105,6 +130,7 @@ class ChunkStore:
         self.stats = StoreStats()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chunk-disk")
         self._hash_pool = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="chunk-hash")
+        self._read_buffers = BufferPool(READ_BUFFERS_KEPT)
         self._temp_ids = itertools.count()
         self.root.mkdir(parents=True, exist_ok=True)
         self._remove_temp_files()
@@ -152,12 +178,14 @@ class ChunkStore:
 
     # -- disk work in worker threads ----------------------------------------------
 
-    async def sha256_hex(self, data: bytes | memoryview) -> str:
+    async def sha256_hex(self, data: bytes | bytearray | memoryview) -> str:
         """SHA-256 of ``data`` in a worker thread (the event loop keeps running)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._hash_pool, _sha256_hex, data)
 
-    async def put(self, sha256: str, data: bytes | memoryview, verified: bool = False) -> bool:
+    async def put(
+        self, sha256: str, data: bytes | bytearray | memoryview, verified: bool = False
+    ) -> bool:
         """Store ``data`` durably under ``sha256``; True if written, False if already held.
 
         ``verified``: the caller has just hashed ``data`` itself (the entry
@@ -179,6 +207,14 @@ class ChunkStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._read, sha256)
 
+    async def read_lent(self, sha256: str) -> LentChunk | None:
+        """Like ``read``, but into a buffer lent from the store's pool: serving a
+        chunk allocates nothing and copies its bytes only from the disk and into
+        the socket. The caller gives the buffer back (``LentChunk.give_back``)."""
+        _check_sha(sha256)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._read_lent, sha256)
+
     async def delete(self, sha256: str) -> bool:
         """Remove the chunk; False if it was not here."""
         _check_sha(sha256)
@@ -193,7 +229,7 @@ class ChunkStore:
 
     # -- the blocking halves ----------------------------------------------------------
 
-    def _put(self, sha256: str, data: bytes | memoryview, verified: bool) -> bool:
+    def _put(self, sha256: str, data: bytes | bytearray | memoryview, verified: bool) -> bool:
         if not verified:
             actual = hashlib.sha256(data).hexdigest()
             if actual != sha256:
@@ -260,6 +296,36 @@ class ChunkStore:
         self.stats.bytes_read += len(data)
         return data
 
+    def _read_lent(self, sha256: str) -> LentChunk | None:
+        try:
+            # Unbuffered: readinto goes from the page cache straight into the lent buffer.
+            with open(self.root / sha256[:2] / sha256, "rb", buffering=0) as f:
+                size = os.fstat(f.fileno()).st_size
+                if size > MAX_CHUNK_BYTES:
+                    self.stats.corrupt_found += 1
+                    raise ChunkCorrupt(sha256, f"{size} bytes, more than any chunk")
+                buffer = self._read_buffers.take(max(size, READ_BUFFER_MIN_BYTES))
+                view = memoryview(buffer)[:size]
+                got = 0
+                while got < size:
+                    count = f.readinto(view[got:])
+                    if not count:  # shortened since fstat: the hash below refuses it
+                        break
+                    got += count
+        except FileNotFoundError:
+            return None
+        lent = LentChunk(view[:got], buffer, self._read_buffers)
+        view.release()
+        # The one hash of these bytes on this node: verify-on-read, as ``_read``.
+        actual = hashlib.sha256(lent.view).hexdigest()
+        if actual != sha256:
+            lent.give_back()
+            self.stats.corrupt_found += 1
+            raise ChunkCorrupt(sha256, f"its {got} bytes hash to {actual[:12]}")
+        self.stats.chunks_read += 1
+        self.stats.bytes_read += got
+        return lent
+
     def _delete(self, sha256: str) -> bool:
         path = self.root / sha256[:2] / sha256
         try:
@@ -304,5 +370,5 @@ class ChunkStore:
             log.info("removed %d unfinished chunk writes from %s", removed, self.root)
 
 
-def _sha256_hex(data: bytes | memoryview) -> str:
+def _sha256_hex(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()

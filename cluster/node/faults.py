@@ -37,6 +37,7 @@ from typing import Protocol
 
 from cluster.core.faults import FaultRules, LinkFault
 from cluster.node.shaping import Shaper
+from cluster.schema.codec import Frame
 from cluster.schema.messages import Envelope
 
 # A frame picked for reordering waits this long (× time scale) for a later
@@ -50,7 +51,7 @@ class FaultLink(Protocol):
 
     shaper: Shaper
 
-    def enqueue(self, env: Envelope, frame: bytes) -> str | None: ...
+    def enqueue(self, env: Envelope, frame: Frame) -> str | None: ...
 
 
 class FaultGate:
@@ -76,7 +77,7 @@ class FaultGate:
         self.active = False  # False: the node skips the gate (the fast path)
         self._out: dict[str, LinkFault] = {}
         # peer → the frame held back for reordering (at most one per peer)
-        self._held: dict[str, tuple[Envelope, bytes, asyncio.TimerHandle]] = {}
+        self._held: dict[str, tuple[Envelope, Frame, asyncio.TimerHandle]] = {}
 
     def apply(self, rules: FaultRules, version: int) -> None:
         """Make ``rules`` the faults in force, for frames sent from now on."""
@@ -91,7 +92,7 @@ class FaultGate:
             else:
                 link.shaper.set_fault_delay(fault.delay_ms, fault.jitter_ms)
 
-    def send(self, peer: str, env: Envelope, frame: bytes, link: FaultLink) -> str | None:
+    def send(self, peer: str, env: Envelope, frame: Frame, link: FaultLink) -> str | None:
         """Put ``frame`` on ``link`` as the faults say; the drop reason if it is not sent."""
         rules = self.rules
         if rules.blocked(self.node_id, peer) or rules.blocked(env.src, env.dst):
@@ -128,7 +129,7 @@ class FaultGate:
             self._put(peer, held_env, held_frame)
         return reason
 
-    def _hold(self, peer: str, env: Envelope, frame: bytes) -> None:
+    def _hold(self, peer: str, env: Envelope, frame: Frame) -> None:
         self._counters["fault_reordered"] += 1
         delay_s = REORDER_HOLD_MS * self._time_scale() / 1000.0
         timer = asyncio.get_running_loop().call_later(delay_s, self._release, peer)
@@ -139,7 +140,7 @@ class FaultGate:
         if held is not None:
             self._put(peer, held[0], held[1])
 
-    def _put(self, peer: str, env: Envelope, frame: bytes) -> None:
+    def _put(self, peer: str, env: Envelope, frame: Frame) -> None:
         link = self._links.get(peer)
         reason = "no_link" if link is None else link.enqueue(env, frame)
         if reason is not None:

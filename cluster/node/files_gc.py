@@ -10,7 +10,8 @@ among the chunk's replicas. Two kinds, with different waits:
   (its metadata is committed only at the end), or to one cut off midway: it
   goes once its file is older than ``files.orphan_grace_s`` (× time scale).
   Storing a chunk that is already here refreshes its age (ChunkStore), so an
-  upload re-using old bytes is protected too. A restarted node has seen
+  upload re-using old bytes is protected too, also when those bytes were
+  trimmed a moment before. A restarted node has seen
   nothing yet, so everything unlisted waits the orphan grace: the safe side.
 
 Before each round the node makes its view of the metadata current with a
@@ -120,6 +121,10 @@ class GarbageCollector:
             since.setdefault(sha256, now_s)  # trimmed or deleted since the last round
         for sha256 in [s for s in since if s in listed or s not in ages_s]:
             del since[sha256]  # listed again, or the file is gone
+        for sha256 in [s for s, at_s in since.items() if ages_s[s] < now_s - at_s]:
+            # Stored again after it stopped being listed: an upload re-using these
+            # bytes, whose metadata is not committed yet. It waits the orphan grace.
+            del since[sha256]
         remembered = set(listed)  # the apply hook adds to it between rounds
         if len(since) + len(listed) > MAX_REMEMBERED:
             since.clear()

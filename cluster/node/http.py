@@ -77,9 +77,14 @@ class Request:
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int
-    body: bytes = b""
+    # A memoryview lends a buffer the handler wants back (``sent``), e.g. a chunk.
+    body: bytes | memoryview = b""
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+    # Called once the socket has taken the whole body, so a lent buffer can be
+    # reused; never called if the connection broke first (the bytes' fate is then
+    # unknown and the buffer is left to the garbage collector).
+    sent: Callable[[], None] | None = None
 
 
 def json_response(value: Any, status: int = 200) -> Response:
@@ -304,9 +309,19 @@ async def _write(writer: asyncio.StreamWriter, response: Response, keep_alive: b
     ]
     lines.extend(f"{name}: {value}" for name, value in response.headers)
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if response.sent is not None:
+        # A lent body must be in the kernel before it is given back: with a
+        # high-water mark of 0, drain() returns only once the transport's own
+        # buffer is empty (on Python 3.12+ that buffer may hold a view of ours).
+        writer.transport.set_write_buffer_limits(high=0)
     if len(response.body) <= JOIN_BODY_MAX_BYTES:
         writer.write(head + response.body)
     else:
         writer.write(head)
         writer.write(response.body)
     await writer.drain()
+    if response.sent is not None:
+        writer.transport.set_write_buffer_limits()  # back to asyncio's defaults
+        # drain() also returns early on a closing transport: give back only when empty.
+        if writer.transport.get_write_buffer_size() == 0:
+            response.sent()

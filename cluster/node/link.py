@@ -8,7 +8,9 @@ link is literally one stream.
 
 Frames wait in a bounded queue; one writer task drains it, joining every frame
 queued since its last wakeup into a single ``write``. Many small Raft and
-heartbeat frames thus cost one system call, not one each.
+heartbeat frames thus cost one system call, not one each. A bulk frame (a
+file chunk, cluster/schema/codec.py) is written as its small prefix and then
+the payload itself, from the buffer the chunk already lives in: never copied.
 
 A link in the topology may be slow, lossy or narrow: each frame passes the
 link's ``Shaper`` (shaping.py) when it is queued, which may lose it or give
@@ -30,6 +32,7 @@ from cluster.config import PeerAddr
 from cluster.node.backoff import Backoff
 from cluster.node.clock import wall_ms
 from cluster.node.shaping import LOST, QUEUE_FULL, Shaper, Shaping
+from cluster.schema.codec import BulkFrame, Frame
 from cluster.schema.messages import Envelope
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,7 @@ EOF_READ_BYTES = 4096
 RELEASE_SLACK_S = 0.0002
 
 # (envelope, frame, wall-clock ms when queued, loop time in s when it may be written)
-Queued = tuple[Envelope, bytes, float, float]
+Queued = tuple[Envelope, Frame, float, float]
 # (envelope, frame size in bytes, wall-clock ms when queued): what a write reports
 Written = tuple[Envelope, int, float]
 
@@ -101,7 +104,7 @@ class OutgoingLink:
     def shaping(self) -> Shaping:
         return self.shaper.shaping
 
-    def enqueue(self, env: Envelope, frame: bytes) -> str | None:
+    def enqueue(self, env: Envelope, frame: Frame) -> str | None:
         """Queue a frame for sending; return the drop reason if it cannot be."""
         if not self.connected:
             return "no_link"
@@ -127,7 +130,7 @@ class OutgoingLink:
             # An idle link and nothing to wait for: write now. Handing the
             # frame to the writer task would cost one more trip round the
             # event loop per hop, which is most of a hop's forwarding time.
-            writer.write(frame)
+            _write(writer, frame)
             self._listener.on_frames_written(self.peer, [(env, len(frame), wall_ms())])
             return None
         self._queue.append((env, frame, wall_ms(), release_s))
@@ -206,13 +209,22 @@ class OutgoingLink:
             frames: list[bytes] = []
             sent: list[Written] = []
             size_bytes = 0
+            payload: bytes | bytearray | memoryview = b""
             while queue and size_bytes < MAX_WRITE_BYTES and queue[0][3] <= due_s:
                 env, frame, queued_ms, _release_s = queue.popleft()
-                frames.append(frame)
                 sent.append((env, len(frame), queued_ms))
                 size_bytes += len(frame)
+                if isinstance(frame, BulkFrame):
+                    # Its prefix joins the small frames before it; the payload
+                    # goes as it is, and ends this write.
+                    frames.append(frame.prefix)
+                    payload = frame.payload
+                    break
+                frames.append(frame)
             self._queued_bytes -= size_bytes
             writer.write(b"".join(frames))
+            if payload:
+                writer.write(memoryview(payload))
             self._listener.on_frames_written(self.peer, sent)
             await writer.drain()
 
@@ -228,3 +240,13 @@ class OutgoingLink:
             self._listener.on_dropped(env, "link_lost")
         if was_up:
             self._listener.on_link_state(self.peer, False)
+
+
+def _write(writer: asyncio.StreamWriter, frame: Frame) -> None:
+    if isinstance(frame, BulkFrame):
+        writer.write(frame.prefix)
+        # A view: the part the socket does not take at once is copied only
+        # into the transport's buffer, not first into a slice of the payload.
+        writer.write(memoryview(frame.payload))
+    else:
+        writer.write(frame)

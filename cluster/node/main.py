@@ -25,6 +25,7 @@ from cluster.node.hold import HoldDelivery
 from cluster.node.http import HttpServer, Router
 from cluster.node.lifecycle import stop_on_signals, watch_parent
 from cluster.node.load import LoadGenerator
+from cluster.node.memory import keep_freed_memory
 from cluster.node.neighbours import NeighbourCommands, neighbour_problems
 from cluster.node.node import Node
 from cluster.node.raft_setup import raft_tasks, start_raft
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s {config.node} %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    keep_freed_memory()  # before any chunk buffer exists (memory.py)
     try:
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         return asyncio.run(serve(config, secret))

@@ -42,17 +42,17 @@ from cluster.node.peer_server import PeerServer
 from cluster.node.shaping import Shaper, Shaping
 from cluster.node.telemetry import Telemetry
 from cluster.schema.codec import encode_frame
-from cluster.schema.messages import Envelope, Hello, encode_envelope
+from cluster.schema.messages import Envelope, Hello, encode_envelope, frame_envelope
 from cluster.schema.telemetry import (
     MSG_TEXT_MAX_CHARS,
     BadFrame,
     Counters,
     LinkConfig,
     LinkUp,
-    MsgDropped,
-    MsgReceived,
-    MsgSent,
     NodeUp,
+    msg_dropped_row,
+    msg_received_row,
+    msg_sent_row,
 )
 
 log = logging.getLogger(__name__)
@@ -304,7 +304,7 @@ class Node:
         if link is None:
             reason: str | None = "no_link"
         else:
-            frame = encode_frame(self.secret, encode_envelope(env))
+            frame = frame_envelope(self.secret, env)
             if self.faults.active:  # network faults (faults.py) see every frame
                 reason = self.faults.send(peer, env, frame, link)
             else:
@@ -334,14 +334,14 @@ class Node:
 
     def on_frames_written(self, peer: str, sent: list[Written]) -> None:
         node = self.id
-        emit = self.telemetry.emit
+        emit_row = self.telemetry.emit_row  # rows, not dataclasses: one per message hop
         size_total = 0
         # t_ms is when the frame entered the link: an injected delay is part of its flight.
         for env, size_bytes, queued_ms in sent:
             size_total += size_bytes
             text = env.text()[:MSG_TEXT_MAX_CHARS]  # what the timeline shows on hover
-            emit(
-                MsgSent(
+            emit_row(
+                msg_sent_row(
                     node, queued_ms, env.src, env.dst, env.seq, env.kind, peer, size_bytes, text
                 )
             )
@@ -350,13 +350,17 @@ class Node:
 
     def on_dropped(self, env: Envelope, reason: str) -> None:
         self.counters[f"dropped_{reason}"] += 1
-        self.emit(MsgDropped(self.id, wall_ms(), env.src, env.dst, env.seq, env.kind, reason))
+        self.telemetry.emit_row(
+            msg_dropped_row(self.id, wall_ms(), env.src, env.dst, env.seq, env.kind, reason)
+        )
 
     def on_envelope(self, env: Envelope, frm: str, size_bytes: int) -> None:
         self.counters["frames_received"] += 1
         self.counters["bytes_received"] += size_bytes
-        self.emit(
-            MsgReceived(self.id, wall_ms(), env.src, env.dst, env.seq, env.kind, frm, size_bytes)
+        self.telemetry.emit_row(
+            msg_received_row(
+                self.id, wall_ms(), env.src, env.dst, env.seq, env.kind, frm, size_bytes
+            )
         )
         self.forward(env)
 

@@ -12,6 +12,10 @@ hop) older than ``MAX_SHEDDABLE_AGE_MS`` at flush time is dropped and
 counted. Under overload the page then sees fewer, fresh events (counted
 drops) instead of every event seconds late (lag that never shows anywhere).
 
+Events are buffered as their wire rows (``[tag, node, t_ms, ...]``), not as
+dataclasses: the per-message traffic events are built as rows directly
+(``emit_row``), and a flush is one msgpack call over the rows.
+
 The same connection is two-way: the hub sends control commands
 (cluster/schema/control.py) back on it.
 """
@@ -31,7 +35,13 @@ from cluster.node.framing import read_frame
 from cluster.schema.codec import FrameError, encode_frame
 from cluster.schema.control import decode_command
 from cluster.schema.registry import DecodeError
-from cluster.schema.telemetry import SHEDDABLE_EVENTS, encode_batch
+from cluster.schema.telemetry import (
+    SHEDDABLE_EVENT_NAMES,
+    T_MS_INDEX,
+    TELEMETRY,
+    Row,
+    encode_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +88,7 @@ class Telemetry:
         self._on_command = on_command
         self._on_bad_frame = on_bad_frame
         self._backoff = Backoff(rng, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS)
-        self._buffer: deque[Any] = deque()
+        self._buffer: deque[Row] = deque()
         self.dropped_total = 0
         self.connected = False
 
@@ -87,7 +97,14 @@ class Telemetry:
         if len(self._buffer) >= MAX_BUFFERED_EVENTS:
             self.dropped_total += 1
             return
-        self._buffer.append(event)
+        self._buffer.append(TELEMETRY.to_list(event))
+
+    def emit_row(self, row: Row) -> None:
+        """``emit`` for an event already in its wire form (the per-message traffic rows)."""
+        if len(self._buffer) >= MAX_BUFFERED_EVENTS:
+            self.dropped_total += 1
+            return
+        self._buffer.append(row)
 
     def buffered(self) -> int:
         return len(self._buffer)
@@ -116,7 +133,8 @@ class Telemetry:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # The hub learns who we are from the first batch of every connection.
-        self._write_batch(writer, [self._node_up(), *self._take(MAX_EVENTS_PER_BATCH - 1)])
+        node_up = TELEMETRY.to_list(self._node_up())
+        self._write_batch(writer, [node_up, *self._take(MAX_EVENTS_PER_BATCH - 1)])
         commands = asyncio.create_task(self._read_commands(reader))
         try:
             while not commands.done():
@@ -136,23 +154,27 @@ class Telemetry:
         cutoff_ms = now_ms - MAX_SHEDDABLE_AGE_MS
         # Events are buffered in the order they happened: a fresh oldest one
         # means nothing is stale, and the common case costs one comparison.
-        if not buffer or buffer[0].t_ms >= cutoff_ms:
+        if not buffer or buffer[0][T_MS_INDEX] >= cutoff_ms:
             return 0
-        kept = [e for e in buffer if e.t_ms >= cutoff_ms or type(e) not in SHEDDABLE_EVENTS]
+        shed_names = SHEDDABLE_EVENT_NAMES
+        kept = [r for r in buffer if r[T_MS_INDEX] >= cutoff_ms or r[0] not in shed_names]
         shed = len(buffer) - len(kept)
         self._buffer = deque(kept)
         self.dropped_total += shed
         return shed
 
-    def _take(self, count: int) -> list[Any]:
-        count = min(count, len(self._buffer))
-        return [self._buffer.popleft() for _ in range(count)]
+    def _take(self, count: int) -> list[Row]:
+        buffer = self._buffer
+        if len(buffer) <= count:  # the usual flush: everything, without a loop
+            self._buffer = deque()
+            return list(buffer)
+        return [buffer.popleft() for _ in range(count)]
 
-    def _write_batch(self, writer: asyncio.StreamWriter, events: list[Any]) -> None:
+    def _write_batch(self, writer: asyncio.StreamWriter, rows: list[Row]) -> None:
         if writer.transport.get_write_buffer_size() > MAX_HUB_WRITE_BUFFER_BYTES:
-            self.dropped_total += len(events)
+            self.dropped_total += len(rows)
             return
-        body = encode_batch(self._node_id, self.dropped_total, events)
+        body = encode_rows(self._node_id, self.dropped_total, rows)
         writer.write(encode_frame(self._secret, body))
 
     async def _read_commands(self, reader: asyncio.StreamReader) -> None:

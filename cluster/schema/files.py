@@ -15,11 +15,19 @@ from several replicas arrive in any order:
 They travel like every other message (routed hop by hop, shaped by the
 links, drawn on the dashboard), so a partition really stops an upload. The
 one-line ``text()`` of each never includes the bytes.
+
+``ChunkPut`` and ``ChunkData`` declare ``BULK = ("data", "sha256")``: their
+bytes travel in bulk frames (cluster/schema/codec.py), checked on every hop
+against ``sha256``, which is also the chunk's name. So a received
+``ChunkPut`` or ``ChunkData`` whose ``data`` is not empty has *already been
+verified*: its receiver stores it without hashing it again. ``data`` is the
+buffer the bytes were received into (``bytearray``) or the sender's own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from cluster.schema.messages import wire
 
@@ -45,7 +53,9 @@ class ChunkPut:
 
     transfer_id: int
     sha256: str
-    data: bytes
+    data: bytes | bytearray
+
+    BULK: ClassVar[tuple[str, str]] = ("data", "sha256")
 
     def text(self) -> str:
         return f"ChunkPut {_short(self.sha256)} {_size(len(self.data))}"
@@ -86,8 +96,10 @@ class ChunkData:
 
     request_id: int
     sha256: str
-    data: bytes
+    data: bytes | bytearray
     error: str
+
+    BULK: ClassVar[tuple[str, str]] = ("data", "sha256")
 
     def text(self) -> str:
         if self.error:

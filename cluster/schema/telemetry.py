@@ -362,9 +362,55 @@ SHEDDABLE_EVENTS: frozenset[type] = frozenset({MsgSent, MsgReceived, MsgDropped}
 SHEDDABLE_EVENT_NAMES: frozenset[str] = frozenset(c.__name__ for c in SHEDDABLE_EVENTS)
 
 
+# An event's wire form, ``[tag, node, t_ms, field...]`` (``TELEMETRY.to_list``).
+# Every event starts with ``node`` and ``t_ms``, so ``row[T_MS_INDEX]`` is its time.
+Row = list[Any]
+T_MS_INDEX = 2
+
+
+# The three traffic events are built as rows directly: a node emits one per
+# message hop, thousands a second, and a frozen dataclass costs several
+# times a list to build and then to flatten. Same fields, same order
+# (tests/unit/test_telemetry_rows.py holds them to the dataclasses).
+
+
+def msg_sent_row(
+    node: str,
+    t_ms: float,
+    src: str,
+    dst: str,
+    seq: int,
+    kind: str,
+    to: str,
+    size_bytes: int,
+    text: str,
+) -> Row:
+    """``MsgSent``'s row."""
+    return ["MsgSent", node, t_ms, src, dst, seq, kind, to, size_bytes, text]
+
+
+def msg_received_row(
+    node: str, t_ms: float, src: str, dst: str, seq: int, kind: str, frm: str, size_bytes: int
+) -> Row:
+    """``MsgReceived``'s row."""
+    return ["MsgReceived", node, t_ms, src, dst, seq, kind, frm, size_bytes]
+
+
+def msg_dropped_row(
+    node: str, t_ms: float, src: str, dst: str, seq: int, kind: str, reason: str
+) -> Row:
+    """``MsgDropped``'s row."""
+    return ["MsgDropped", node, t_ms, src, dst, seq, kind, reason]
+
+
+def encode_rows(node: str, dropped_total: int, rows: list[Row]) -> bytes:
+    """One telemetry frame body from rows: one msgpack call for the whole batch."""
+    return pack([node, dropped_total, rows])
+
+
 def encode_batch(node: str, dropped_total: int, events: list[Any]) -> bytes:
     """One telemetry frame body: the sender, its lifetime drop count, the events."""
-    return pack([node, dropped_total, [TELEMETRY.to_list(e) for e in events]])
+    return encode_rows(node, dropped_total, [TELEMETRY.to_list(e) for e in events])
 
 
 def decode_batch(body: bytes) -> tuple[str, int, list[Any]]:

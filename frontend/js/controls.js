@@ -9,6 +9,7 @@
  * an `Authorization: Bearer` header, never in a URL, where it would end up in
  * browser history, server logs and screenshots of the address bar.
  */
+import { attrs, texts } from "./dom_write.js";
 import { lab, subscribe, publish, updateNode, rttsOf, formatRtt } from "./state.js";
 
 const d3 = window.d3;
@@ -146,24 +147,25 @@ export function createControls({ rowsElement, noticeElement, tokenForm, tokenInp
         });
         return tr;
       })
-      .attr("data-row", (n) => n.id)
-      .attr("data-state", (n) => n.state);
+      // the view comes every second, mostly unchanged: write only what changed (dom_write.js)
+      .call(attrs, "data-row", (n) => n.id)
+      .call(attrs, "data-state", (n) => n.state);
 
-    rows.select(".cell-id").text((n) => n.id);
+    rows.select(".cell-id").call(texts, (n) => n.id);
     rows
       .select(".badge")
-      .attr("data-state", (n) => n.state)
-      .text((n) => n.state);
-    rows.select(".cell-pid").text((n) => (n.state === "down" ? "—" : (n.pid ?? "—")));
-    rows.select(".cell-rtt").text(rttSummary).attr("title", (n) => {
+      .call(attrs, "data-state", (n) => n.state)
+      .call(texts, (n) => n.state);
+    rows.select(".cell-pid").call(texts, (n) => (n.state === "down" ? "—" : (n.pid ?? "—")));
+    rows.select(".cell-rtt").call(texts, rttSummary).call(attrs, "title", (n) => {
       const all = Object.entries(rttsOf(n)).map(([peer, ms]) => `${peer}: ${formatRtt(ms)} ms`);
       return all.join("\n");
     });
     rows.each(function (n) {
       d3.select(this)
         .selectAll("button[data-action]")
-        .attr("data-node", n.id)
-        .attr("data-testid", function () {
+        .call(attrs, "data-node", n.id)
+        .call(attrs, "data-testid", function () {
           return `${this.dataset.action}-${n.id}`;
         })
         .property("disabled", function () {
@@ -182,7 +184,7 @@ export function createControls({ rowsElement, noticeElement, tokenForm, tokenInp
     if (connection === "connected" && token) unlock(token, { quiet: true });
   });
   setInterval(() => {
-    d3.select(rowsElement).selectAll("tr").select(".cell-rtt").text(rttSummary);
+    d3.select(rowsElement).selectAll("tr").select(".cell-rtt").call(texts, rttSummary);
   }, RTT_REFRESH_MS);
 
   const saved = sessionStorage.getItem(TOKEN_KEY); // read before setToken clears it

@@ -22,6 +22,7 @@ import { lab, subscribe } from "./state.js";
 import { KIND_COLOURS } from "./kinds.js";
 import { escapeHtml, instructorToken, nodePosition, notify, postAsInstructor } from "./instructor.js";
 import { createExplainer } from "./explain.js";
+import { setText } from "./dom_write.js";
 
 const d3 = window.d3;
 
@@ -150,20 +151,21 @@ export function createHoldPanel({ panelContainer, insertBefore, nodesElement, no
   function render() {
     const token = Boolean(instructorToken());
     const badge = q('[data-testid="hold-state"]');
-    badge.textContent = state.on ? "on" : "off";
+    // the view comes every second, mostly unchanged: write only what changed (dom_write.js)
+    setText(badge, state.on ? "on" : "off");
     badge.dataset.on = String(state.on);
-    toggle.textContent = state.on ? "Stop holding (release all)" : "Hold messages";
+    setText(toggle, state.on ? "Stop holding (release all)" : "Hold messages");
     toggle.classList.toggle("active", state.on);
     releaseAll.disabled = state.messages.length === 0;
-    q('[data-testid="hold-summary"]').textContent = state.on
+    setText(q('[data-testid="hold-summary"]'), state.on
       ? `${state.total} message${state.total === 1 ? "" : "s"} held${state.total > state.messages.length ? ` (first ${state.messages.length} shown)` : ""}; Raft's clock is stopped.`
-      : "Messages flow normally.";
+      : "Messages flow normally.");
     const full = Object.entries(state.nodes ?? {}).filter(([, n]) => n.overflow > 0);
     const overflow = q('[data-testid="hold-overflow"]');
     overflow.hidden = full.length === 0;
-    overflow.textContent = full
+    setText(overflow, full
       .map(([node, n]) => `${node}'s queue (${n.limit}) was full: ${n.overflow} message${n.overflow === 1 ? "" : "s"} dropped`)
-      .join("; ");
+      .join("; "));
     q('[data-testid="held-table"]').hidden = state.messages.length === 0;
     renderRows(token);
     renderParked();

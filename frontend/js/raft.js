@@ -32,6 +32,7 @@
  * in headless Chromium cost the Raft benchmark 18% of its throughput.
  */
 import { lab, subscribe } from "./state.js";
+import { attrs, setAttr, setHtml, setText, texts } from "./dom_write.js";
 
 const d3 = window.d3;
 
@@ -331,60 +332,64 @@ export function createRaft({ panelContainer, insertAfter, nodesElement, noticeEl
           .append("button")
           .attr("type", "button")
           .attr("class", "member-remove")
-          .text("remove");
+          .text("remove")
+          // d3 hands the listener the row's datum at click time: bound once
+          .on("click", (_event, n) => changeMembers("remove", n.id));
         const body = row.append("div").attr("class", "raft-body");
         body.append("div").attr("class", "raft-log");
         body.append("span").attr("class", "raft-commit");
         return row;
       })
-      .attr("data-node", (n) => n.id)
-      .attr("data-testid", (n) => `raft-row-${n.id}`)
-      .attr("data-role", roleOf)
+      // Rows are redrawn a few times a second with mostly the same values:
+      // every write below is skipped when it would change nothing (dom_write.js).
+      .call(attrs, "data-node", (n) => n.id)
+      .call(attrs, "data-testid", (n) => `raft-row-${n.id}`)
+      .call(attrs, "data-role", roleOf)
       .classed("is-leader", (n) => n.id === leader);
 
-    rows.select(".raft-id").text((n) => n.id);
+    rows.select(".raft-id").call(texts, (n) => n.id);
     rows
       .select(".role-badge")
-      .attr("data-role", roleOf)
-      .text((n) => ROLE_LABELS[roleOf(n)] ?? roleOf(n));
-    rows.select(".raft-term").text((n) => {
+      .call(attrs, "data-role", roleOf)
+      .call(texts, (n) => ROLE_LABELS[roleOf(n)] ?? roleOf(n));
+    rows.select(".raft-term").call(texts, (n) => {
       const state = raft.get(n.id)?.state;
       return state ? `term ${state.term}` : "term —";
     });
-    rows.select(".raft-vote").text((n) => {
+    rows.select(".raft-vote").call(texts, (n) => {
       const vote = raft.get(n.id)?.state?.vote;
       return vote ? `voted ${vote}` : "no vote";
     });
     rows
       .select(".raft-timer")
-      .attr("title", (n) => {
+      .call(attrs, "title", (n) => {
         const state = raft.get(n.id)?.state;
         if (!state) return "";
         const what = state.role === "leader" ? "check-quorum timer" : "election timer";
         return `${what}: ${state.election_elapsed_ticks} of ${state.election_timeout_ticks} ticks`;
       });
-    rows.select(".raft-commit").html((n) => {
+    rows.select(".raft-commit").each(function (n) {
       const state = raft.get(n.id)?.state;
-      if (!state) return "";
-      const snap = state.snapshot_index ? `<br>snap ${state.snapshot_index}` : "";
-      return `commit ${state.commit_index}<br>applied ${state.last_applied}${snap}`;
+      const snap = state?.snapshot_index ? `<br>snap ${state.snapshot_index}` : "";
+      setHtml(this, state ? `commit ${state.commit_index}<br>applied ${state.last_applied}${snap}` : "");
     });
     rows
       .select(".member-remove")
-      .attr("data-testid", (n) => `remove-${n.id}`)
-      .property("disabled", () => memberBusy)
-      .on("click", (_event, n) => changeMembers("remove", n.id));
-    rows.select(".raft-log").html((n) => logCells(n, lo, hi));
+      .call(attrs, "data-testid", (n) => `remove-${n.id}`)
+      .property("disabled", () => memberBusy);
+    rows.select(".raft-log").each(function (n) {
+      setHtml(this, logCells(n, lo, hi));
+    });
 
     const leaderState = leader ? raft.get(leader)?.state : null;
-    leaderElement.textContent = leader ? `leader ${leader} · term ${leaderState.term}` : "no leader";
+    setText(leaderElement, leader ? `leader ${leader} · term ${leaderState.term}` : "no leader");
     leaderElement.dataset.leader = leader ?? "";
     const modes = new Set(nodes.map((n) => raft.get(n.id)?.state?.fsync).filter(Boolean));
-    fsyncElement.textContent = modes.size ? `fsync ${[...modes].join("/")}` : "";
+    setText(fsyncElement, modes.size ? `fsync ${[...modes].join("/")}` : "");
     fsyncElement.classList.toggle("warn", modes.has("off"));
-    fsyncElement.title = modes.has("off")
+    setAttr(fsyncElement, "title", modes.has("off")
       ? "fsync off: a node acknowledges before its log is on disk; a power cut could lose acknowledged writes (demo setting)"
-      : "every vote and append is fsynced before it is acknowledged";
+      : "every vote and append is fsynced before it is acknowledged");
     addButton.disabled = memberBusy;
 
     decorateTopology(leader, nowMs);
@@ -403,11 +408,12 @@ export function createRaft({ panelContainer, insertAfter, nodesElement, noticeEl
           g.append("text").attr("class", "crown").attr("text-anchor", "middle").text("♛");
         }
         const r = Number(g.select("circle.body").attr("r")) || 30;
-        g.select("circle.leader-ring").attr("r", r + 8);
-        g.select("text.crown").attr("y", -r - 10).attr("font-size", Math.max(18, r * 0.8));
-        g.attr("data-role", roleOf(n))
-          .classed("leader", n.id === leader)
-          .classed("kv-active", (flashUntil.get(n.id) ?? 0) > nowMs);
+        setAttr(g.select("circle.leader-ring").node(), "r", r + 8);
+        const crown = g.select("text.crown").node();
+        setAttr(crown, "y", -r - 10);
+        setAttr(crown, "font-size", Math.max(18, r * 0.8));
+        setAttr(this, "data-role", roleOf(n));
+        g.classed("leader", n.id === leader).classed("kv-active", (flashUntil.get(n.id) ?? 0) > nowMs);
       });
     for (const [node, until] of flashUntil) if (until <= nowMs) flashUntil.delete(node);
   }

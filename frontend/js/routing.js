@@ -28,6 +28,7 @@
  * RouteTable event keeps one source of truth and costs a request or two a
  * second while tables change, nothing when they do not.
  */
+import { attrs, setAttr, setText } from "./dom_write.js";
 import { lab, subscribe } from "./state.js";
 
 const d3 = window.d3;
@@ -141,7 +142,9 @@ export function createRouting({ panelContainer, linksElement, nodesElement, noti
 
   // ---- link labels, hit areas, cut / restore ----
   function renderLinks(view) {
-    const links = (view.links ?? []).filter((l) => nodePosition(l.a) && nodePosition(l.b));
+    // each node's position once per render, not four DOM queries per link
+    const at = new Map((view.nodes ?? []).map((n) => [n.id, nodePosition(n.id)]));
+    const links = (view.links ?? []).filter((l) => at.get(l.a) && at.get(l.b));
     const labelled = links.length <= MAX_LABELLED_LINKS;
     const groups = labelLayer
       .selectAll("g.link-label")
@@ -154,21 +157,25 @@ export function createRouting({ panelContainer, linksElement, nodesElement, noti
         g.on("click", (_event, l) => onLinkClick(l));
         return g;
       })
-      .attr("data-link", (l) => linkKey(l.a, l.b))
-      .attr("data-testid", (l) => `link-${l.a}-${l.b}`)
-      .attr("data-cut", (l) => String(Boolean(l.cut)));
+      // the view comes every second, mostly unchanged: write only what changed (dom_write.js)
+      .call(attrs, "data-link", (l) => linkKey(l.a, l.b))
+      .call(attrs, "data-testid", (l) => `link-${l.a}-${l.b}`)
+      .call(attrs, "data-cut", (l) => String(Boolean(l.cut)));
     groups.each(function (l) {
-      const a = nodePosition(l.a);
-      const b = nodePosition(l.b);
-      const g = d3.select(this);
-      g.select("line.link-hit").attr("x1", a.x).attr("y1", a.y).attr("x2", b.x).attr("y2", b.y);
+      const a = at.get(l.a);
+      const b = at.get(l.b);
+      const hit = this.querySelector("line.link-hit");
+      setAttr(hit, "x1", a.x);
+      setAttr(hit, "y1", a.y);
+      setAttr(hit, "x2", b.x);
+      setAttr(hit, "y2", b.y);
       // A little off the line's middle, towards a, so two directed links do not collide.
       const t = l.directed ? 0.38 : 0.5;
-      g.select("text.link-text")
-        .attr("x", a.x + (b.x - a.x) * t)
-        .attr("y", a.y + (b.y - a.y) * t - 8)
-        .text(labelled ? linkLabel(l) : "");
-      g.select("title").text(linkTitle(l));
+      const label = this.querySelector("text.link-text");
+      setAttr(label, "x", a.x + (b.x - a.x) * t);
+      setAttr(label, "y", a.y + (b.y - a.y) * t - 8);
+      setText(label, labelled ? linkLabel(l) : "");
+      setText(this.querySelector("title"), linkTitle(l));
     });
   }
 

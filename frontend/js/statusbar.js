@@ -7,8 +7,16 @@
  * when the hub or the page cannot keep up (the cluster's own work comes
  * first). A picture with holes in it must say so, or students would read a
  * missing message as a lost one.
+ *
+ * The same goes for a read-only viewer's stream: the backend sends viewers
+ * every state event but only a sample of the message events (issue #6), so
+ * the "stream" field says "showing 1 in N". Which stream this page gets is
+ * decided by the token, so this module also tells the server when the page
+ * holds one (the `instructor` socket event, answered with the page's role);
+ * the backend checks it exactly as it checks a REST request.
  */
 import { lab, subscribe, LATENCY_RING_SIZE } from "./state.js";
+import { instructorToken } from "./instructor.js";
 
 // Repainting once a second is readable; faster numbers just flicker.
 const REFRESH_MS = 1000;
@@ -23,6 +31,7 @@ const FIELDS = [
   ["lag", "event lag p99"],
   ["dropped", "telemetry dropped"],
   ["dots", "dots in flight"],
+  ["stream", "stream"],
   ["time-scale", "time scale"],
 ];
 
@@ -90,6 +99,45 @@ export function createStatusbar(element) {
     cells["time-scale"].textContent = lab.view ? `${lab.view.time_scale}×` : "—";
   }
 
+  let role = null; // "instructor" | "viewer", as the server answered
+  let announced = false; // this connection was told a token
+
+  /** Tell the server whether this page holds the token: the full stream, or the viewers'. */
+  function announceToken() {
+    const token = instructorToken();
+    // A connection starts as a viewer: only a change needs saying, and saying
+    // less leaves no two announcements to be handled out of order.
+    if (!lab.socket || (!token && !announced)) return;
+    announced = Boolean(token);
+    lab.socket.emit("instructor", token ?? "", (reply) => {
+      role = reply?.instructor ? "instructor" : "viewer";
+      renderStream();
+    });
+  }
+
+  function renderStream() {
+    const cell = cells.stream;
+    const stream = lab.stats?.viewer_stream;
+    cell.dataset.role = role ?? "";
+    if (!role || !stream) {
+      cell.textContent = role ?? "—";
+      return;
+    }
+    const kept = stream.traffic_kept_per_s;
+    const leftOut = stream.traffic_left_out_per_s;
+    const oneIn = format((kept + leftOut) / Math.max(kept, 1));
+    if (role === "instructor") {
+      cell.textContent = `full · ${format(stream.viewers)} viewers`;
+      cell.title = leftOut > 0 ? `view-only pages are shown 1 in ${oneIn} messages` : "";
+    } else {
+      cell.textContent = leftOut > 0 ? `showing 1 in ${oneIn} messages` : "every message";
+      cell.title =
+        "View-only pages get every state change but at most " +
+        `${format(stream.traffic_cap_per_s)} message events/s: dots and link widths ` +
+        "show that sample; msgs/s counts every message.";
+    }
+  }
+
   function tick() {
     const nowMs = performance.now();
     const seconds = (nowMs - lastMs) / 1000;
@@ -110,7 +158,16 @@ export function createStatusbar(element) {
   }
 
   subscribe("connection", renderConnection);
+  subscribe("connection", (connection) => {
+    if (connection !== "connected") return;
+    role = "viewer"; // every connection starts as one
+    announced = false;
+    announceToken();
+    renderStream();
+  });
+  subscribe("auth", announceToken); // unlocked, or locked again
   subscribe("stats", renderStats);
+  subscribe("stats", renderStream);
   subscribe("view", renderStats);
   setInterval(tick, REFRESH_MS);
   renderConnection();

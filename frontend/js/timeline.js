@@ -24,15 +24,19 @@
  * would make the page crawl. The store (timeline_store.js) finds the hops of
  * the visible window by time bucket, at most MAX_ARROWS_DRAWN are drawn (an
  * even sample beyond that, said on the status line), and the live view is
- * redrawn ten times a second, less when a frame is expensive, never while
- * the panel is hidden. Hover finds the nearest drawn arrow and shows the
+ * redrawn about ten times a second, in the frames the topology's dots paint
+ * anyway (frame_clock.js), less when a frame is expensive, never while the
+ * panel is hidden. Hover finds the nearest drawn arrow and shows the
  * message's canonical text form, the one `text()` gives in cluster/schema.
  */
 import { lab, subscribe, publish } from "./state.js";
 import { KIND_COLOURS } from "./kinds.js";
 import { createTimelineStore } from "./timeline_store.js";
+import { onLiveHop, onLiveHopLost } from "./live_hops.js";
+import { createPainter } from "./frame_clock.js";
 import { fetchHistory, importHistory, backToLive, token } from "./history_client.js";
 import { createExplainer } from "./explain.js";
+import { setText } from "./dom_write.js";
 
 const d3 = window.d3;
 
@@ -41,6 +45,9 @@ const d3 = window.d3;
 const LIVE_FRAME_MS = 100;
 const SLOW_FRAME_MS = 25;
 const SLOW_LIVE_FRAME_MS = 300;
+// While live, the clock and the status line change on every redraw; ten
+// changes a second cannot be read, and each one costs the page a layout.
+const LIVE_TEXT_MS = 1000;
 // The live window ends this far before now: a receive reaches the page a
 // telemetry batch or two after its send, and half-drawn arrows would flicker.
 const LIVE_LAG_MS = 300;
@@ -143,7 +150,7 @@ function buildPanel() {
       </select>
       <input type="range" class="timeline-slider" data-testid="timeline-slider"
              min="0" max="${SLIDER_STEPS}" value="${SLIDER_STEPS}" title="scrub through the recorded history">
-      <span class="timeline-clock" data-testid="timeline-clock"></span>
+      <span class="timeline-clock" data-testid="timeline-clock"><span class="timeline-text"></span></span>
       <span class="timeline-files">
         <a data-testid="timeline-export-jsonl" href="/api/history?format=jsonl&amp;download=1&amp;limit=${EXPORT_EVENTS}"
            title="the recorded history as JSON lines (the newest ${EXPORT_EVENTS.toLocaleString()} events: what Import takes back)">JSONL</a>
@@ -162,7 +169,7 @@ function buildPanel() {
               aria-label="Space-time diagram: one lane per node, an arrow per message"></canvas>
       <div class="timeline-tip" data-testid="timeline-tip" hidden></div>
     </div>
-    <p class="timeline-status" data-testid="timeline-status"></p>`;
+    <p class="timeline-status" data-testid="timeline-status"><span class="timeline-text"></span></p>`;
   return section;
 }
 
@@ -180,14 +187,16 @@ export function createTimeline({ container, noticeElement }) {
   const playButton = q('[data-testid="timeline-play"]');
   const speedSelect = q('[data-testid="timeline-speed"]');
   const windowSelect = q('[data-testid="timeline-window"]');
-  const clock = q('[data-testid="timeline-clock"]');
+  // the text goes in an inner box that Chromium can lay out on its own (timeline.css)
+  const clock = q('[data-testid="timeline-clock"] .timeline-text');
   const banner = q('[data-testid="timeline-banner"]');
-  const statusLine = q('[data-testid="timeline-status"]');
+  const statusLine = q('[data-testid="timeline-status"] .timeline-text');
   const importInput = q('[data-testid="timeline-import"]');
   const liveAgain = q('[data-testid="timeline-back-to-live"]');
   const ctx = canvas.getContext("2d");
 
-  const liveStore = createTimelineStore();
+  // live hops are joined once for the page (live_hops.js) and handed in
+  const liveStore = createTimelineStore({ joinHops: false });
   let store = liveStore;
   let mode = "live"; // live | paused | replay
   let windowMs = DEFAULT_WINDOW_MS;
@@ -209,6 +218,8 @@ export function createTimeline({ container, noticeElement }) {
   let lastFrame = { lanes: [], inWindow: 0, drawn: 0, stride: 1, t0: 0, t1: 0 };
   let frameCostMs = 0;
   let draws = 0;
+  let textShownMs = -Infinity; // when the clock and status line were last written
+  let textMode = null; // and in which mode
 
   function notice(text, isError = false) {
     if (!noticeElement) return;
@@ -221,6 +232,12 @@ export function createTimeline({ container, noticeElement }) {
   subscribe("events", (events) => {
     if (publishingReplay) return; // our own playback, already in the replay store
     liveStore.ingest(events);
+  });
+  onLiveHop((send, receive) => {
+    if (!publishingReplay) liveStore.addHop(send, receive);
+  });
+  onLiveHopLost((half) => {
+    if (!publishingReplay) liveStore.addLost(half);
   });
   subscribe("view", (view) => {
     for (const n of view.nodes ?? []) liveStore.addNode(n.id);
@@ -481,10 +498,19 @@ export function createTimeline({ container, noticeElement }) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   }
 
+  // The lanes change when a node comes or goes, not per frame: sorted (with
+  // localeCompare, slow) only when the set of names changed.
+  let lanesKey = "";
+  let lanesSorted = [];
   function laneNodes() {
     const nodes = new Set(store.nodes());
     if (mode !== "replay") for (const n of lab.view?.nodes ?? []) nodes.add(n.id);
-    return [...nodes].sort(byNodeId);
+    const key = [...nodes].join("\n");
+    if (key !== lanesKey) {
+      lanesKey = key;
+      lanesSorted = [...nodes].sort(byNodeId);
+    }
+    return lanesSorted;
   }
 
   function draw() {
@@ -578,13 +604,12 @@ export function createTimeline({ container, noticeElement }) {
     ctx.setLineDash([]);
 
     // message hops, sampled evenly when there are too many
-    const hops = store.hopsIn(t0, t1).filter((h) => laneIndex.has(h.a) && laneIndex.has(h.b));
-    hops.sort((a, b) => a.s - b.s);
-    const stride = Math.max(1, Math.ceil(hops.length / MAX_ARROWS_DRAWN));
+    const sample = store.sampleHopsIn(t0, t1, MAX_ARROWS_DRAWN);
+    const stride = sample.stride;
     drawn = [];
     const byColour = new Map();
-    for (let i = 0; i < hops.length; i += stride) {
-      const h = hops[i];
+    for (const h of sample.hops) {
+      if (!laneIndex.has(h.a) || !laneIndex.has(h.b)) continue;
       const seg = { x1: x(h.s), y1: y(h.a), x2: x(h.r), y2: y(h.b), hop: h };
       drawn.push(seg);
       const colour = kindColour(h.kind);
@@ -661,11 +686,16 @@ export function createTimeline({ container, noticeElement }) {
     }
     ctx.stroke();
 
-    clock.textContent = `${clockText(t1, true)}${mode === "live" ? " (live)" : ""}`;
-    lastFrame = { lanes, inWindow: hops.length, drawn: drawn.length, stride, t0, t1 };
+    lastFrame = { lanes, inWindow: sample.inWindow, drawn: drawn.length, stride, t0, t1 };
     draws++;
     frameCostMs = performance.now() - started;
-    renderStatus();
+    if (mode !== "live" || textMode !== mode || started - textShownMs >= LIVE_TEXT_MS) {
+      textShownMs = started;
+      textMode = mode;
+      // live: whole seconds, once a second; paused or replaying: to the millisecond
+      setText(clock, mode === "live" ? `${clockText(t1, false)} (live)` : clockText(t1, true));
+      renderStatus();
+    }
   }
 
   function renderStatus() {
@@ -680,9 +710,9 @@ export function createTimeline({ container, noticeElement }) {
         (history.dropped ? `, ${history.dropped.toLocaleString()} older ones dropped` : "");
     }
     const what = mode === "live" ? "live" : mode === "paused" ? "paused: the recorded history" : "replay";
-    statusLine.textContent =
+    setText(statusLine,
       `${what}${loading ? " (loading…)" : ""} · ${lastFrame.inWindow.toLocaleString()} messages in view${sample}` +
-      ` · ${c.hops.toLocaleString()} kept here${c.evicted ? `, ${c.evicted.toLocaleString()} forgotten` : ""}${hub}`;
+      ` · ${c.hops.toLocaleString()} kept here${c.evicted ? `, ${c.evicted.toLocaleString()} forgotten` : ""}${hub}`);
   }
 
   // ---- hover ----
@@ -723,7 +753,9 @@ export function createTimeline({ container, noticeElement }) {
         `sent ${clockText(it.s, true)} · flight ${flightText(it.r - it.s)}`;
     }
     if (found.what === "drop") {
-      return `dropped at ${it.node}: ${it.reason}\n${it.text ?? `${it.src}→${it.dst} ${it.kind}`} · ${it.id}\n${clockText(it.t, true)}`;
+      // looked up on hover only: the hop that carried the message before it was dropped
+      const text = store.textOf(it.src, it.seq, it.t) ?? `${it.src}→${it.dst} ${it.kind}`;
+      return `dropped at ${it.node}: ${it.reason}\n${text} · ${it.id}\n${clockText(it.t, true)}`;
     }
     if (found.what === "lost") {
       return `${it.text ?? it.kind}\nsent ${it.a} → ${it.b}; no receive seen (dropped by a fault, or its telemetry was)\n${clockText(it.t, true)}`;
@@ -765,9 +797,18 @@ export function createTimeline({ container, noticeElement }) {
     visible = entries.some((e) => e.isIntersecting);
   }).observe(panel);
 
+  // Live redraws ride on the page's frame clock, in the frames the dots paint
+  // anyway (frame_clock.js); with nothing to draw, a plain timer checks back.
+  const livePainter = createPainter(
+    () => {
+      if (mode === "live") draw();
+      liveTick();
+    },
+    () => (frameCostMs > SLOW_FRAME_MS ? SLOW_LIVE_FRAME_MS : LIVE_FRAME_MS),
+  );
   function liveTick() {
-    if (mode === "live" && !document.hidden) draw();
-    setTimeout(liveTick, frameCostMs > SLOW_FRAME_MS ? SLOW_LIVE_FRAME_MS : LIVE_FRAME_MS);
+    if (mode === "live" && visible && !collapsed && !document.hidden) livePainter.request();
+    else setTimeout(liveTick, LIVE_FRAME_MS);
   }
   liveTick();
   subscribe("auth", renderControls);

@@ -4,9 +4,11 @@
  * A space-time diagram needs each message hop as ONE arrow, from its send to
  * its receive. Telemetry gives the two halves separately (MsgSent at the
  * sender, MsgReceived at the receiver, in different batches that may arrive
- * in either order), so the store joins them on `src#seq` plus the hop's two
- * ends, the same key the topology uses for its dots. The send carries the
- * message's canonical text (`n1→n3 AppendEntries t3 i7..9 c6`), shown on hover.
+ * in either order), so they are joined on `src#seq` plus the hop's two ends
+ * (hop_join.js): by the store itself for a recorded history, once for the
+ * whole page for the live stream (live_hops.js, shared with the topology's
+ * dots). The send carries the message's canonical text
+ * (`n1→n3 AppendEntries t3 i7..9 c6`), shown on hover.
  *
  * Why buckets: at thousands of messages a second the store holds hundreds of
  * thousands of hops, and a frame must find the few thousand inside its time
@@ -14,13 +16,20 @@
  * BUCKET_MS buckets; a window touches only its own buckets (plus the short
  * list of long flights, which start before the window they end in).
  *
+ * Why ingest copies nothing: the live page feeds every telemetry event
+ * through here, 20,000 a second on a busy cluster, and most arrows are never
+ * drawn (at most MAX_ARROWS_DRAWN per frame) or hovered. A hop keeps the
+ * send event itself and reads its id, text and size only when asked.
+ *
  * Everything is bounded: past MAX_HOPS the oldest bucket is forgotten and
  * counted (`evicted`); a send whose receive never came is, after
- * LOST_AFTER_MS of event time, kept as a "lost" stub (dropped by a fault, or
- * its receive's telemetry was dropped).
+ * LOST_AFTER_MS to twice that of event time, kept as a "lost" stub (dropped
+ * by a fault, or its receive's telemetry was dropped).
  */
+import { createHopJoin } from "./hop_join.js";
 
-// About 25 MB of small objects: minutes of a quiet cluster, seconds of a busy one.
+// About 50 MB (measured in Node: a small hop object plus the send event it
+// keeps): minutes of a quiet cluster, seconds of a busy one.
 export const MAX_HOPS = 200_000;
 export const BUCKET_MS = 1000;
 // Half-hops waiting for their other half (telemetry of two nodes arrives
@@ -33,14 +42,43 @@ export const LOST_AFTER_MS = 60_000;
 const MAX_LONG_HOPS = 5_000;
 const MAX_MARKS = 20_000;
 const MAX_CHANGES_PER_NODE = 5_000;
-const MAX_TEXTS = 50_000;
+// A dropped message's text is looked for among the hops it made before it
+// was dropped: a forwarded message is dropped within a few buckets of its sends.
+const TEXT_SEARCH_BUCKETS = 3;
 
 // Nodes that are not nodes: records the backend itself adds (a lesson step,
 // a chaos fault). They are drawn across every lane, not as a lane of their own.
 export const CLUSTER_WIDE = new Set(["", "hub", "backend"]);
 
-function hopKey(src, seq, from, to) {
-  return `${src}#${seq}|${from}>${to}`;
+/** One message hop: the send event itself, and when and where it arrived. */
+class Hop {
+  constructor(send, receive) {
+    this.s = send.t_ms;
+    this.r = receive.t_ms;
+    this.b = receive.node;
+    this.send = send;
+  }
+
+  get a() {
+    return this.send.node;
+  }
+
+  get kind() {
+    return this.send.kind;
+  }
+
+  get id() {
+    return `${this.send.src}#${this.send.seq}`;
+  }
+
+  get text() {
+    const send = this.send;
+    return send.text || `${send.src}→${send.dst} ${send.kind}`;
+  }
+
+  get size() {
+    return this.send.size_bytes;
+  }
 }
 
 // Trims in steps of a quarter of ``max``: one splice per max/4 pushes. A splice
@@ -51,13 +89,20 @@ function capArray(array, max) {
   if (array.length > max + (max >> 2)) array.splice(0, array.length - max);
 }
 
-export function createTimelineStore() {
-  const buckets = new Map(); // bucket index -> [hop], each hop {s, r, a, b, kind, text, id, dst}
-  const pending = new Map(); // hop key -> {event, isSend}; insertion order = arrival order
-  const texts = new Map(); // "src#seq" -> text, for drops and stubs
+/**
+ * A store for a timeline. `joinHops: false` for the live page, whose hops
+ * are joined once for every view (live_hops.js) and handed in with
+ * `addHop` and `addLost`; a recorded history joins its own.
+ */
+export function createTimelineStore({ joinHops = true } = {}) {
+  const buckets = new Map(); // bucket index -> [Hop], in the order they were joined
+  const join = joinHops
+    ? createHopJoin({ maxPending: MAX_PENDING, onHop: addHop, onForget: lost })
+    : null;
+  let joinSinceMs = -Infinity; // event time when the join's young generation began
   let longHops = [];
-  let lost = []; // {t, a, b, kind, text, id}
-  let drops = []; // {t, node, id, kind, reason, dst, text}
+  let losts = []; // {t, a, b, kind, text, id}: sends that never arrived
+  let drops = []; // {t, node, id, kind, reason, dst, src, seq}
   let marks = []; // {t, node, kind, text}
   const roles = new Map(); // node -> [{t, role, term}] (changes only)
   const states = new Map(); // node -> [{t, state}]
@@ -79,30 +124,21 @@ export function createTimelineStore() {
     if (typeof node === "string" && !CLUSTER_WIDE.has(node)) nodes.add(node);
   }
 
-  function rememberText(id, text) {
-    if (!text) return;
-    texts.set(id, text);
-    if (texts.size > MAX_TEXTS) texts.delete(texts.keys().next().value);
-  }
+  let lastIndex = NaN; // the bucket the previous hop went into: usually this one's too
+  let lastBucket = null;
 
   function addHop(send, receive) {
-    const hop = {
-      s: send.t_ms,
-      r: receive.t_ms,
-      a: send.node,
-      b: receive.node,
-      kind: send.kind,
-      text: send.text || texts.get(`${send.src}#${send.seq}`) || `${send.src}→${send.dst} ${send.kind}`,
-      id: `${send.src}#${send.seq}`,
-      size: send.size_bytes,
-    };
+    const hop = new Hop(send, receive);
     const index = Math.floor(hop.s / BUCKET_MS);
-    let bucket = buckets.get(index);
-    if (!bucket) {
-      bucket = [];
-      buckets.set(index, bucket);
+    if (index !== lastIndex) {
+      lastBucket = buckets.get(index);
+      if (!lastBucket) {
+        lastBucket = [];
+        buckets.set(index, lastBucket);
+      }
+      lastIndex = index;
     }
-    bucket.push(hop);
+    lastBucket.push(hop);
     store.hopCount++;
     if (hop.r - hop.s > BUCKET_MS) {
       longHops.push(hop);
@@ -120,41 +156,23 @@ export function createTimelineStore() {
     for (const index of buckets.keys()) if (index < oldest) oldest = index;
     const gone = buckets.get(oldest);
     buckets.delete(oldest);
+    if (oldest === lastIndex) lastIndex = NaN;
     store.hopCount -= gone.length;
     store.evicted += gone.length;
   }
 
-  function halfHop(event, isSend) {
-    const key = isSend
-      ? hopKey(event.src, event.seq, event.node, event.to)
-      : hopKey(event.src, event.seq, event.frm, event.node);
-    const other = pending.get(key);
-    if (other === undefined || other.isSend === isSend) {
-      pending.set(key, { event, isSend });
-      if (pending.size > MAX_PENDING) expire(pending.keys().next().value);
-      return;
-    }
-    pending.delete(key);
-    if (isSend) addHop(event, other.event);
-    else addHop(other.event, event);
+  /** A half that never met its other half: a send becomes a "lost" stub. */
+  function lost(e) {
+    if (e.type !== "MsgSent") return;
+    losts.push({ t: e.t_ms, a: e.node, b: e.to, kind: e.kind, text: e.text, id: `${e.src}#${e.seq}` });
+    capArray(losts, MAX_MARKS);
   }
 
-  function expire(key) {
-    const half = pending.get(key);
-    pending.delete(key);
-    if (half?.isSend) {
-      const e = half.event;
-      lost.push({ t: e.t_ms, a: e.node, b: e.to, kind: e.kind, text: e.text, id: `${e.src}#${e.seq}` });
-      capArray(lost, MAX_MARKS);
-    }
-  }
-
+  /** Halves older than LOST_AFTER_MS go with their generation (sends become stubs). */
   function expireOld() {
-    const cutoff = store.tMax - LOST_AFTER_MS;
-    for (const [key, half] of pending) {
-      if (half.event.t_ms >= cutoff) break; // roughly arrival order: the rest are younger
-      expire(key);
-    }
+    if (!join || store.tMax - joinSinceMs < LOST_AFTER_MS) return;
+    join.rotate();
+    joinSinceMs = store.tMax;
   }
 
   function change(map, node, entry, same) {
@@ -180,19 +198,15 @@ export function createTimelineStore() {
     seeTime(e.t_ms);
     switch (e.type) {
       case "MsgSent":
-        seeNode(e.node);
-        rememberText(`${e.src}#${e.seq}`, e.text);
-        halfHop(e, true);
-        break;
       case "MsgReceived":
-        seeNode(e.node);
-        halfHop(e, false);
+        if (!nodes.has(e.node)) seeNode(e.node); // the common case: a known node, one lookup
+        if (join) join.add(e);
         break;
       case "MsgDropped":
         seeNode(e.node);
         drops.push({
           t: e.t_ms, node: e.node, id: `${e.src}#${e.seq}`, kind: e.kind,
-          reason: e.reason, dst: e.dst, src: e.src,
+          reason: e.reason, dst: e.dst, src: e.src, seq: e.seq,
         });
         capArray(drops, MAX_MARKS);
         break;
@@ -237,31 +251,69 @@ export function createTimelineStore() {
 
   store.nodes = () => [...nodes];
   store.addNode = seeNode;
+  store.addHop = addHop;
+  store.addLost = lost;
 
-  /** Every hop with some part inside [t0, t1], in no particular order. */
-  store.hopsIn = function hopsIn(t0, t1) {
-    const out = [];
+  /**
+   * How many hops touch [t0, t1], and an even sample of at most about `max`
+   * of them. Why no sort and no scan of every hop: a busy window holds tens
+   * of thousands of hops and a frame draws a few thousand. A bucket wholly
+   * inside the window counts by its length and gives every stride-th hop by
+   * index; only the buckets at the window's edges are scanned. Buckets are
+   * in time order and a bucket's hops in arrival order, so every stride-th
+   * is evenly spread in time.
+   */
+  store.sampleHopsIn = function sampleHopsIn(t0, t1, max) {
+    // a hop filed under the bucket before t0 may still be in flight at t0
     const first = Math.floor(t0 / BUCKET_MS) - 1;
     const last = Math.floor(t1 / BUCKET_MS);
+    const whole = []; // [hops, true]: every hop inside; [hops, false]: scan each
     for (let index = first; index <= last; index++) {
       const bucket = buckets.get(index);
       if (!bucket) continue;
-      for (let i = 0; i < bucket.length; i++) {
-        const h = bucket[i];
-        if (h.r >= t0 && h.s <= t1) out.push(h);
+      const inside = index * BUCKET_MS >= t0 && (index + 1) * BUCKET_MS <= t1;
+      whole.push([bucket, inside]);
+    }
+    // long flights that started before the buckets we looked at
+    whole.push([longHops.filter((h) => Math.floor(h.s / BUCKET_MS) < first), false]);
+    const touches = (h) => h.r >= t0 && h.s <= t1;
+    let inWindow = 0;
+    for (const [list, inside] of whole) {
+      if (inside) inWindow += list.length;
+      else for (let i = 0; i < list.length; i++) if (touches(list[i])) inWindow++;
+    }
+    const stride = Math.max(1, Math.ceil(inWindow / max));
+    const hops = [];
+    let seen = 0;
+    for (const [list, inside] of whole) {
+      if (inside) {
+        for (let i = (stride - (seen % stride)) % stride; i < list.length; i += stride) hops.push(list[i]);
+        seen += list.length;
+      } else {
+        for (let i = 0; i < list.length; i++) {
+          if (touches(list[i]) && seen++ % stride === 0) hops.push(list[i]);
+        }
       }
     }
-    for (const h of longHops) {
-      // long flights that started before the buckets we looked at
-      if (Math.floor(h.s / BUCKET_MS) < first && h.r >= t0 && h.s <= t1) out.push(h);
+    return { inWindow, stride, hops };
+  };
+
+  /** The text of message `src#seq` from a hop it made up to a few buckets before `t` (or null). */
+  store.textOf = function textOf(src, seq, t) {
+    const last = Math.floor(t / BUCKET_MS);
+    for (let index = last; index >= last - TEXT_SEARCH_BUCKETS; index--) {
+      const bucket = buckets.get(index) ?? [];
+      for (let i = bucket.length - 1; i >= 0; i--) {
+        const send = bucket[i].send;
+        if (send.seq === seq && send.src === src) return bucket[i].text;
+      }
     }
-    return out;
+    return null;
   };
 
   const inWindow = (list, t0, t1) => list.filter((x) => x.t >= t0 && x.t <= t1);
-  store.dropsIn = (t0, t1) =>
-    inWindow(drops, t0, t1).map((d) => ({ ...d, text: texts.get(d.id) }));
-  store.lostIn = (t0, t1) => inWindow(lost, t0, t1);
+  store.dropsIn = (t0, t1) => inWindow(drops, t0, t1);
+  store.lostIn = (t0, t1) => inWindow(losts, t0, t1);
   store.marksIn = (t0, t1) => inWindow(marks, t0, t1);
 
   /** [{from, to, value}] spans of `map`'s per-node changes overlapping [t0, t1]. */
@@ -282,9 +334,9 @@ export function createTimelineStore() {
   store.counts = () => ({
     hops: store.hopCount,
     evicted: store.evicted,
-    pending: pending.size,
+    pending: join ? join.size : 0,
     drops: drops.length,
-    lost: lost.length,
+    lost: losts.length,
     marks: marks.length,
   });
 

@@ -4,27 +4,32 @@
  *
  * Why a dot's flight takes the time it does: a hop is animated only once both
  * of its halves are known, the `MsgSent` at the sender and the matching
- * `MsgReceived` at the receiver (joined on `src#seq` plus the hop's two ends),
- * and the animation lasts the real receive t_ms − send t_ms. On loopback that
- * is under a millisecond, so it is floored at MIN_DOT_MS to stay visible; the
- * "slow motion" setting then stretches it further. A link made slow by an
- * injected delay therefore really looks slow.
+ * `MsgReceived` at the receiver (joined once for the page by live_hops.js,
+ * which the timeline shares), and the animation lasts the real receive
+ * t_ms − send t_ms. On loopback that is under a millisecond, so it is
+ * floored at MIN_DOT_MS to stay visible; the "slow motion" setting then
+ * stretches it further. A link made slow by an injected delay therefore
+ * really looks slow.
  *
  * Why dots are sampled but messages are not: a busy cluster sends thousands
  * of messages per second, far more than anyone can follow or a frame can draw.
  * At most MAX_DOTS_IN_FLIGHT dots are drawn, on a canvas layer (dots.js)
- * repainted at most 30 times a second (no per-event DOM work); every hop is
- * still counted, and the link widths show the full traffic.
+ * repainted at most DOT_FRAMES_PER_S_MAX times a second (no per-event DOM
+ * work); every hop is still counted, and the link widths show the full traffic.
  *
  * Why the animation loop stops: a requestAnimationFrame loop that runs while
  * nothing moves still wakes the page 60 times a second, and in headless
  * Chromium without a GPU that cost a large share of a core taken from the
  * cluster being watched. The loop runs only while dots fly or a drop flash
- * shows; slow housekeeping (link widths, forgotten half-hops) runs on a
- * once-a-second timer instead.
+ * shows, on the page's frame clock (frame_clock.js), which sleeps between
+ * frames and lets the timeline repaint in the same ones; slow housekeeping
+ * (link widths) runs on a once-a-second timer instead.
  */
 import { lab, subscribe, publish, rttsOf, formatRtt } from "./state.js";
 import { createDotLayer } from "./dots.js";
+import { onLiveHop, onLiveHopLost } from "./live_hops.js";
+import { createPainter } from "./frame_clock.js";
+import { attrs, texts } from "./dom_write.js";
 import { KIND_COLOURS, KIND_TEXT } from "./kinds.js";
 
 const d3 = window.d3;
@@ -32,13 +37,6 @@ const d3 = window.d3;
 // Drawing limits. More dots than this is a grey blur on a projector and
 // starts to cost frames; everything beyond it is counted, not drawn.
 export const MAX_DOTS_IN_FLIGHT = 400;
-// Half-hops waiting for their other half. Telemetry of the two ends arrives
-// in different batches, usually tens of ms apart; at 10,000 msgs/s this is
-// two seconds of backlog, after which the oldest is forgotten.
-export const MAX_PENDING_HOPS = 20_000;
-// A half-hop unmatched for this long lost its other half (the message was
-// dropped, or the receiver's telemetry was dropped under load).
-export const PENDING_HOP_TTL_MS = 5000;
 // Loopback flights take well under 1 ms; below this a dot is invisible.
 export const MIN_DOT_MS = 350;
 // A hop slowed by a huge injected delay still leaves the screen eventually.
@@ -54,8 +52,6 @@ const DROP_FLASH_MS = 600;
 // GPU (measured: ~0.4 of a core at 60 fps in headless Chromium), CPU taken
 // from the node processes the page is watching.
 const DOT_FRAMES_PER_S_MAX = 24;
-// requestAnimationFrame ticks are not exactly periodic; accept one this early.
-const FRAME_SLACK_MS = 4;
 // Link widths show traffic over this window, and are redrawn this often.
 const LINK_RATE_WINDOW_MS = 1000;
 
@@ -163,15 +159,18 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
   }
 
   function launchDot(from, to, flightMs, kind, nowMs) {
-    const a = positions.get(from);
-    const b = positions.get(to);
-    if (!a || !b) return;
-    const fill = colourOf(kind);
+    // the legend lists every kind seen, drawn or not
+    if (!kindsSeen.has(kind)) colourOf(kind);
     refillBudget(nowMs);
+    // most hops of a busy cluster are counted here, before any other work
     if (!dots.hasRoom() || dotBudget < 1) {
       counts.dotsSampledOut++;
       return;
     }
+    const a = positions.get(from);
+    const b = positions.get(to);
+    if (!a || !b) return;
+    const fill = colourOf(kind);
     dotBudget -= 1;
     const length = Math.hypot(b.x - a.x, b.y - a.y) || 1;
     // Offset to the right of the direction of travel: A→B and B→A use two lanes.
@@ -182,33 +181,12 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
     counts.dotsDrawn++;
   }
 
-  // ---- joining the two halves of each hop ----
-  const pending = new Map(); // hop key -> {event, isSend, atMs}; insertion order = age
-
-  function halfHop(key, event, isSend, nowMs) {
-    const other = pending.get(key);
-    if (other === undefined || other.isSend === isSend) {
-      pending.set(key, { event, isSend, atMs: nowMs });
-      if (pending.size > MAX_PENDING_HOPS) {
-        pending.delete(pending.keys().next().value);
-        counts.hopsUnmatched++;
-      }
-      return;
-    }
-    pending.delete(key);
-    const sent = isSend ? event : other.event;
-    const received = isSend ? other.event : event;
+  // ---- a dot for each hop, joined once for the page (live_hops.js) ----
+  onLiveHop((sent, received, nowMs) => {
     counts.hopsJoined++;
     launchDot(sent.node, received.node, received.t_ms - sent.t_ms, sent.kind, nowMs);
-  }
-
-  function expirePending(nowMs) {
-    for (const [key, half] of pending) {
-      if (nowMs - half.atMs < PENDING_HOP_TTL_MS) break; // the rest are younger
-      pending.delete(key);
-      counts.hopsUnmatched++;
-    }
-  }
+  });
+  onLiveHopLost(() => counts.hopsUnmatched++);
 
   // ---- traffic per link and drop flashes ----
   let linkCounts = new Map();
@@ -221,14 +199,10 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       switch (e.type) {
-        case "MsgSent":
-          halfHop(`${e.src}#${e.seq}@${e.node}>${e.to}`, e, true, nowMs);
-          break;
         case "MsgReceived": {
           counts.msgsReceived++;
           const key = linkKey(e.frm, e.node);
           linkCounts.set(key, (linkCounts.get(key) ?? 0) + 1);
-          halfHop(`${e.src}#${e.seq}@${e.frm}>${e.node}`, e, false, nowMs);
           break;
         }
         case "MsgDropped":
@@ -269,11 +243,12 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
           .attr("stroke-width", dense ? 1 : 4)
           .call((line) => line.append("title")),
       )
-      .attr("data-link", (l) => linkKey(l.a, l.b))
-      .attr("x1", (l) => positions.get(l.a).x)
-      .attr("y1", (l) => positions.get(l.a).y)
-      .attr("x2", (l) => positions.get(l.b).x)
-      .attr("y2", (l) => positions.get(l.b).y)
+      // the view comes every second, mostly unchanged: write only what changed (dom_write.js)
+      .call(attrs, "data-link", (l) => linkKey(l.a, l.b))
+      .call(attrs, "x1", (l) => positions.get(l.a).x)
+      .call(attrs, "y1", (l) => positions.get(l.a).y)
+      .call(attrs, "x2", (l) => positions.get(l.b).x)
+      .call(attrs, "y2", (l) => positions.get(l.b).y)
       .classed("link-cut", (l) => !l.up)
       .classed(
         "link-idle",
@@ -294,26 +269,26 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
         g.on("click", (_event, n) => publish("select", n.id));
         return g;
       })
-      .attr("data-node", (n) => n.id)
-      .attr("data-state", (n) => n.state)
-      .attr("data-testid", (n) => `node-${n.id}`)
-      .attr("transform", (n) => {
+      .call(attrs, "data-node", (n) => n.id)
+      .call(attrs, "data-state", (n) => n.state)
+      .call(attrs, "data-testid", (n) => `node-${n.id}`)
+      .call(attrs, "transform", (n) => {
         const p = positions.get(n.id);
         return `translate(${p.x},${p.y})`;
       });
-    nodes.select("circle.halo").attr("r", nodeRadius + 9);
-    nodes.select("circle.body").attr("r", nodeRadius);
+    nodes.select("circle.halo").call(attrs, "r", nodeRadius + 9);
+    nodes.select("circle.body").call(attrs, "r", nodeRadius);
     nodes
       .select("text.node-id")
-      .attr("font-size", Math.max(13, nodeRadius * 0.62))
-      .attr("dy", "0.35em")
-      .text((n) => n.id);
+      .call(attrs, "font-size", Math.max(13, nodeRadius * 0.62))
+      .call(attrs, "dy", "0.35em")
+      .call(texts, (n) => n.id);
     nodes
       .select("text.node-state")
-      .attr("font-size", Math.max(12, nodeRadius * 0.42))
-      .attr("y", nodeRadius + Math.max(18, nodeRadius * 0.5))
-      .text((n) => (showStateText ? n.state : ""));
-    nodes.select("title").text((n) => {
+      .call(attrs, "font-size", Math.max(12, nodeRadius * 0.42))
+      .call(attrs, "y", nodeRadius + Math.max(18, nodeRadius * 0.5))
+      .call(texts, (n) => (showStateText ? n.state : ""));
+    nodes.select("title").call(texts, (n) => {
       const rtts = Object.entries(rttsOf(n))
         .sort(([a], [b]) => byNodeId(a, b))
         .map(([peer, ms]) => `\nRTT to ${peer}: ${formatRtt(ms)} ms`);
@@ -333,12 +308,13 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
     linkWindowStartMs = nowMs;
     linkLayer
       .selectAll("line.link")
-      .attr("stroke-width", (l) => {
+      .call(attrs, "stroke-width", (l) => {
         const rate = linkRates.get(linkKey(l.a, l.b)) ?? 0;
-        return dense ? 1 + 0.5 * Math.log10(1 + rate) : 4 + 3 * Math.log10(1 + rate);
+        const width = dense ? 1 + 0.5 * Math.log10(1 + rate) : 4 + 3 * Math.log10(1 + rate);
+        return width.toFixed(1); // steady traffic then keeps the same width: no write
       })
       .select("title")
-      .text((l) => {
+      .call(texts, (l) => {
         const rate = linkRates.get(linkKey(l.a, l.b)) ?? 0;
         return `${l.a} — ${l.b}: ${l.up ? "up" : "down"}, ${Math.round(rate)} msgs/s`;
       });
@@ -365,40 +341,29 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
     for (const [node, until] of dropFlashUntil) if (until <= nowMs) dropFlashUntil.delete(node);
   }
 
-  let lastDotFrameMs = 0;
-  let frameRequested = false;
   let drawnSinceIdle = false; // the canvas still shows dots: one more (clearing) draw is due
 
-  /** Run the animation loop if anything moves; a no-op while it already runs. */
+  // Dots are painted by the page's frame clock, which lets the timeline
+  // repaint in the same frames (frame_clock.js).
+  const painter = createPainter(frame, () => 1000 / DOT_FRAMES_PER_S_MAX);
+
+  /** Ask for the next dots frame if anything moves (the clock sleeps until it is due). */
   function wake() {
-    if (frameRequested) return;
     if (dots.inFlight === 0 && dropFlashUntil.size === 0 && !drawnSinceIdle) return;
-    frameRequested = true;
-    // Sleep until the next dot frame is due instead of waking 60 times a
-    // second only to find it is not: each wake-up costs the page a frame.
-    const waitMs = lastDotFrameMs + 1000 / DOT_FRAMES_PER_S_MAX - performance.now() - FRAME_SLACK_MS;
-    if (waitMs > 0) setTimeout(() => requestAnimationFrame(frame), waitMs);
-    else requestAnimationFrame(frame);
+    painter.request();
   }
 
-  function frame() {
-    frameRequested = false;
-    const nowMs = performance.now();
+  function frame(nowMs) {
     counts.frames++;
-    if (nowMs - lastDotFrameMs >= 1000 / DOT_FRAMES_PER_S_MAX - FRAME_SLACK_MS) {
-      lastDotFrameMs = nowMs;
-      dots.draw(nowMs);
-      counts.dotsInFlight = dots.inFlight;
-      drawnSinceIdle = dots.inFlight > 0;
-    }
+    dots.draw(nowMs);
+    counts.dotsInFlight = dots.inFlight;
+    drawnSinceIdle = dots.inFlight > 0;
     renderDropFlashes(nowMs);
     wake();
   }
 
   function housekeeping() {
-    const nowMs = performance.now();
-    renderLinkRates(nowMs);
-    expirePending(nowMs);
+    renderLinkRates(performance.now());
   }
 
   subscribe("view", renderView);

@@ -2,7 +2,9 @@
 stats once a second, and a new view when a node comes up.
 
 Telemetry enters the hub the way a node sends it: real authenticated frames
-over a real TCP connection.
+over a real TCP connection. The clients here present the instructor token,
+so they get the full stream; what read-only viewers get is in
+test_viewer_stream.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from backend_testkit import SECRET, NodeSocket, wait_for
+from backend_testkit import SECRET, TOKEN, NodeSocket, wait_for
 from flask import Flask
 
 from backend import socketio
@@ -38,6 +40,11 @@ class Inbox:
         return [e for batch in self.named("events") for e in batch["events"]]
 
 
+def instructor_client(app: Flask) -> Any:
+    """A Socket.IO test client that presented the token in its handshake."""
+    return socketio.test_client(app, auth={"token": TOKEN})
+
+
 def msg(node: str, seq: int, t_ms: float | None = None) -> MsgReceived:
     # Fresh by default: the hub sheds traffic events older than MAX_SHEDDABLE_AGE_MS.
     t_ms = time.time() * 1000.0 if t_ms is None else t_ms
@@ -62,7 +69,7 @@ def test_a_late_browser_first_receives_the_view(live_app: Flask) -> None:
 def test_telemetry_reaches_the_browser_as_events_stats_and_view(
     live_app: Flask, node_socket: Callable[[str], NodeSocket]
 ) -> None:
-    client = socketio.test_client(live_app)
+    client = instructor_client(live_app)
     inbox = Inbox(client)
     try:
         n1 = node_socket("n1")
@@ -103,7 +110,7 @@ def test_telemetry_reaches_the_browser_as_events_stats_and_view(
 def test_events_are_sent_in_batches_not_one_emit_each(
     live_app: Flask, node_socket: Callable[[str], NodeSocket]
 ) -> None:
-    client = socketio.test_client(live_app)
+    client = instructor_client(live_app)
     inbox = Inbox(client)
     try:
         n1 = node_socket("n1")
@@ -207,7 +214,7 @@ def test_a_connection_with_bad_frames_is_closed_and_others_carry_on(
 def test_stale_traffic_events_are_dropped_and_counted_not_sent_late(
     live_app: Flask, node_socket: Callable[[str], NodeSocket]
 ) -> None:
-    client = socketio.test_client(live_app)
+    client = instructor_client(live_app)
     inbox = Inbox(client)
     try:
         n1 = node_socket("n1")
@@ -225,5 +232,35 @@ def test_stale_traffic_events_are_dropped_and_counted_not_sent_late(
         )
         assert stats["hub_dropped"] == 4
         assert [e["seq"] for e in traffic()] == [4, 5]
+    finally:
+        client.disconnect()
+
+
+def test_a_page_that_stops_acknowledging_gets_nothing_more_until_it_catches_up(
+    live_app: Flask, node_socket: Callable[[str], NodeSocket]
+) -> None:
+    client = instructor_client(live_app)
+    inbox = Inbox(client)
+    try:
+        n1 = node_socket("n1")
+        client.emit("events_ack", 0)  # a page that acknowledges is flow-controlled
+        next_seq = 0
+
+        def send_until(condition: Callable[[], bool], what: str) -> None:
+            def step() -> bool:
+                nonlocal next_seq
+                n1.send([msg("n1", next_seq)])
+                next_seq += 1
+                time.sleep(0.02)
+                return condition()
+
+            wait_for(step, what)
+
+        send_until(lambda: len(inbox.named("events")) >= 2, "two batches")
+        end_s = time.monotonic() + 0.5  # a dozen ticks with fresh events for it
+        send_until(lambda: time.monotonic() > end_s, "half a second of traffic")
+        assert len(inbox.named("events")) == 2  # both unacknowledged: nothing more
+        client.emit("events_ack", 1)
+        send_until(lambda: len(inbox.named("events")) >= 3, "a batch once it acknowledged")
     finally:
         client.disconnect()

@@ -8,6 +8,7 @@ actually freezing a node, and no process outliving its launcher.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -32,8 +33,9 @@ from launcher_testkit import (
 )
 
 from cluster.launcher import LauncherError
-from cluster.schema.codec import HEADER_BYTES, encode_frame
-from cluster.schema.messages import Envelope, Heartbeat, Hello, encode_envelope
+from cluster.schema.codec import HEADER_BYTES, BulkFrame, encode_frame
+from cluster.schema.files import ChunkPut
+from cluster.schema.messages import Envelope, Heartbeat, Hello, encode_envelope, frame_envelope
 
 pytestmark = pytest.mark.integration
 
@@ -192,6 +194,16 @@ def _raw_frame(secret: bytes, env: Envelope) -> bytes:
     return encode_frame(secret, encode_envelope(env))
 
 
+def _altered_chunk_frame() -> bytes:
+    """An authentic bulk frame (a ChunkPut) with one payload bit flipped after signing."""
+    data = bytearray(os.urandom(100_000))
+    put = ChunkPut(1, hashlib.sha256(data).hexdigest(), bytes(data))
+    frame = frame_envelope(TEST_SECRET, Envelope("n2", "n1", 1, put))
+    assert isinstance(frame, BulkFrame)
+    data[50_000] ^= 0x01
+    return frame.prefix + bytes(data)
+
+
 def test_bad_frames_are_counted_and_the_node_keeps_serving(start_cluster: StartCluster) -> None:
     cluster = start_cluster(nodes=2)
     wait_until(cluster.all_linked, timeout_s=20, what="cluster linked")
@@ -213,6 +225,8 @@ def test_bad_frames_are_counted_and_the_node_keeps_serving(start_cluster: StartC
         + _raw_frame(wrong_key, Envelope("n2", "n1", 1, Heartbeat(1.0))),
         # a correct Hello, then the connection ends in the middle of a frame
         "truncated": hello + _raw_frame(TEST_SECRET, Envelope("n2", "n1", 1, Heartbeat(1.0)))[:-5],
+        # a correct Hello, then a file chunk whose bytes were changed on the way
+        "bad_digest": hello + _altered_chunk_frame(),
     }
     for payload in attacks.values():
         with socket.create_connection((host, int(port_text)), timeout=5) as sock:
@@ -232,13 +246,15 @@ def test_bad_frames_are_counted_and_the_node_keeps_serving(start_cluster: StartC
         and counters().get("bad_frame_oversize", 0) >= 1
         and counters().get("bad_frame_undecodable", 0) >= 1
         and counters().get("bad_frame_wrong_run", 0) >= 1
-        and counters().get("bad_frame_truncated", 0) >= 1,
+        and counters().get("bad_frame_truncated", 0) >= 1
+        and counters().get("bad_frame_bad_digest", 0) >= 1,
         what=f"every bad frame counted, have {counters()}",
     )
+    assert counters().get("chunks_stored_upload", 0) == 0  # the altered chunk went nowhere
     reasons = {e.reason for e in cluster.hub.events("BadFrame", node="n1")}
     wait_until(
         lambda: {e.reason for e in cluster.hub.events("BadFrame", node="n1")}
-        >= {"bad_tag", "oversize", "undecodable", "wrong_run", "truncated"},
+        >= {"bad_tag", "oversize", "undecodable", "wrong_run", "truncated", "bad_digest"},
         what=f"BadFrame events at the hub, have {reasons}",
     )
     # Still alive, still serving, still linked with its real peer.

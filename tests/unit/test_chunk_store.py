@@ -142,7 +142,9 @@ def test_the_reserve_is_never_used(tmp_path: Path) -> None:
     probe = ChunkStore(tmp_path)
     free = probe.free_bytes() + probe.reserve_bytes
     probe.close()
-    store = ChunkStore(tmp_path, reserve_bytes=free + 1)  # no room left at all
+    # No room left at all, with a margin: other processes free and fill the
+    # same disk meanwhile, and a gigabyte freed must not make room here.
+    store = ChunkStore(tmp_path, reserve_bytes=free + 1024**3)
     assert store.free_bytes() == 0
     sha, data = chunk(8)
     with pytest.raises(NoSpace):

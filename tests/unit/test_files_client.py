@@ -61,7 +61,11 @@ class Replica:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client dropping a connection mid-answer is part of the tests
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.addr = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(
@@ -231,6 +235,48 @@ def test_a_download_spread_over_replicas_arrives_whole_and_verified(
     assert seen[-1] == (len(data), len(data)) and len(seen) == len(info["chunks"])
 
 
+def test_wrong_bytes_from_a_replica_are_found_by_the_whole_file_check_and_fetched_again(
+    replicas: dict[str, Replica], tmp_path: Path
+) -> None:
+    # The download hashes each byte once, for the whole file; a wrong chunk is
+    # found after the stream, and only that chunk is fetched again, verified.
+    data = b"".join(hashlib.sha256(bytes([i])).digest() * (CHUNK_BYTES // 32) for i in range(4))
+    info = make_file("w", data, [["n1", "n2"]] * 4)
+    for chunk in info["chunks"]:
+        piece = data[chunk["index"] * CHUNK_BYTES :][: chunk["size_bytes"]]
+        replicas["n1"].chunks[chunk["sha256"]] = piece
+        replicas["n2"].chunks[chunk["sha256"]] = piece
+    bad = info["chunks"][2]["sha256"]
+    replicas["n1"].chunks[bad] = b"X" + replicas["n1"].chunks[bad][1:]  # same length
+    out = tmp_path / "w"
+    files.download("w", nodes_of(replicas), out, info=info)
+    assert out.read_bytes() == data
+    assert replicas["n1"].requests.count(f"/chunks/{bad}") == 2  # streamed, then re-checked
+    assert replicas["n2"].requests == [f"/chunks/{bad}"]  # only the wrong chunk, once
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
+
+
+def test_a_chunk_get_reopens_a_kept_alive_connection_the_node_closed(
+    replicas: dict[str, Replica],
+) -> None:
+    replica = replicas["n1"]
+    replica.close_after_each = True  # closes after answering, without "Connection: close"
+    data = b"kept" * 4000
+    chunk = chunk_of(data)
+    replica.chunks[chunk["sha256"]] = data
+    conns = NodeConnections()
+    buffer = bytearray(len(data))
+    try:
+        for _ in range(3):
+            buffer[:] = bytes(len(data))
+            assert conns.get_into(replica.addr, f"/chunks/{chunk['sha256']}",
+                                  memoryview(buffer)) == len(data)
+            assert buffer == data
+    finally:
+        conns.close()
+    assert len(replica.requests) == 3
+
+
 def test_a_whole_file_mismatch_leaves_nothing_and_an_old_file_untouched(
     replicas: dict[str, Replica], tmp_path: Path
 ) -> None:
@@ -267,6 +313,20 @@ def test_metadata_that_does_not_add_up_is_refused_before_any_chunk_is_fetched(
     with pytest.raises(FilesError, match="does not add up"):
         files.download("h", nodes_of(replicas), tmp_path / "h", info=info)
     assert replicas["n1"].requests == []
+
+
+def test_metadata_whose_chunks_would_overlap_in_the_file_is_refused(tmp_path: Path) -> None:
+    # Chunk i is written at i × chunk_bytes: a short chunk before the last, or
+    # indexes out of order, would overwrite another chunk's bytes.
+    info = make_file("o", b"abc" * CHUNK_BYTES, [["n1"]] * 3)
+    info["chunks"][0]["size_bytes"] -= 1
+    info["chunks"][2]["size_bytes"] += 1
+    with pytest.raises(FilesError, match="does not add up"):
+        files.check_info(info)
+    info = make_file("o", b"abc" * CHUNK_BYTES, [["n1"]] * 3)
+    info["chunks"][0]["index"], info["chunks"][1]["index"] = 1, 0
+    with pytest.raises(FilesError, match="does not add up"):
+        files.check_info(info)
 
 
 def test_an_absent_file_is_a_404_and_an_unreachable_node_is_skipped(
