@@ -50,7 +50,14 @@ import requests
 from bench.browser import chromium, open_dashboard, unlock
 from bench.kv_load import run_load
 from bench.machine import machine
-from bench.run_process import RunPy, cpu_seconds, descendants_of, progress
+from bench.run_process import (
+    RunPy,
+    cpu_by_pid,
+    cpu_seconds,
+    cpu_used_since,
+    descendants_of,
+    progress,
+)
 
 NODES = 3
 VALUE_BYTES = 100
@@ -126,7 +133,7 @@ def load_step(
     """One load run; ``cpu_groups`` (name → pids) adds each group's CPU s per 1,000 writes."""
     groups = cpu_groups or {}
     cpu_before_s = cpu_seconds(pids)
-    groups_before_s = {name: cpu_seconds(group) for name, group in groups.items()}
+    groups_before_s = {name: cpu_by_pid(group) for name, group in groups.items()}
     result = run_load(addrs, clients, duration_s, VALUE_BYTES, **kw)
     summary = result.summary()
     step = {"clients": clients, "target": target, **summary}
@@ -135,7 +142,7 @@ def load_step(
     )
     if groups:
         used_s = {
-            name: cpu_seconds(group) - groups_before_s[name] for name, group in groups.items()
+            name: cpu_used_since(groups_before_s[name]) for name in groups
         }
         step["cpu_s_per_1000_writes"] = {
             name: round(used / result.ok * 1000, 3) if result.ok else None

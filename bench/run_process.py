@@ -118,14 +118,29 @@ def descendants_of(pid: int) -> set[int]:
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pids: set[int]) -> float:
-    """User + system CPU time used so far by these processes (those still alive)."""
-    total_ticks = 0
+def cpu_by_pid(pids: set[int]) -> dict[int, float]:
+    """User + system CPU seconds used so far by each of these processes still alive."""
+    used: dict[int, float] = {}
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total_ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return total_ticks / CLOCK_TICKS_PER_S
+            used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S  # utime, stime
+    return used
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU time used so far by these processes (those still alive)."""
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_used_since(before: dict[int, float]) -> float:
+    """CPU seconds used since ``before`` (cpu_by_pid) by the processes alive at both ends.
+
+    A process that exits in between (a closed page's renderer) would otherwise
+    take its whole life's CPU out of the sum and make it negative.
+    """
+    after = cpu_by_pid(set(before))
+    return sum(after[pid] - before[pid] for pid in after)
 
 
 def rss_bytes(pid: int) -> int | None:
