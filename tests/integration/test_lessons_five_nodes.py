@@ -21,14 +21,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_lessons_run import report, reset_and_settle, wait_while
+from test_lessons_run import report, reset_and_settle, running_lab, wait_while
 
 from bench.run_process import RunPy
 
 pytestmark = pytest.mark.integration
 
 NODES = 5
-START_TIMEOUT_S = 90.0
 # On an idle machine each lesson takes 10-15 s; a busy 2-core one, a few times that.
 LESSON_TIMEOUT_S = 150.0
 RESET_TIMEOUT_S = 90.0
@@ -37,17 +36,7 @@ CONFIG = "heartbeat_interval_ms = 100\n"
 
 @pytest.fixture(scope="module")
 def lab5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunPy]:
-    root = tmp_path_factory.mktemp("lessons5")
-    config = root / "lessons.toml"
-    config.write_text(CONFIG)
-    run = RunPy(NODES, root / "data", ("--config", str(config)))
-    try:
-        run.start()
-        run.wait_all_up(START_TIMEOUT_S)
-        yield run
-    finally:
-        survivors = run.stop()
-        assert not survivors, f"node processes outlived run.py: {survivors}"
+    yield from running_lab(tmp_path_factory.mktemp("lessons5"), NODES, CONFIG)
 
 
 def play(lab: RunPy, name: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import io
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,12 +51,11 @@ repair_grace_s = 3
 LESSONS = [s.name for s in load_all()]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunPy]:
-    root = tmp_path_factory.mktemp("lessons")
+def running_lab(root: Path, nodes: int, config_toml: str) -> Iterator[RunPy]:
+    """One ``run.py`` for a module's lessons; every process stopped by pid at the end."""
     config = root / "lessons.toml"
-    config.write_text(CONFIG)
-    run = RunPy(NODES, root / "data", ("--config", str(config)))
+    config.write_text(config_toml)
+    run = RunPy(nodes, root / "data", ("--config", str(config)))
     try:
         run.start()
         run.wait_all_up(START_TIMEOUT_S)
@@ -63,6 +63,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunPy]:
     finally:
         survivors = run.stop()
         assert not survivors, f"node processes outlived run.py: {survivors}"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunPy]:
+    yield from running_lab(tmp_path_factory.mktemp("lessons"), NODES, CONFIG)
 
 
 def current(run: RunPy) -> dict[str, Any]:
