@@ -824,6 +824,7 @@ export function createTimeline({ container, noticeElement }) {
         lanes: lastFrame.lanes,
         windowStartMs: lastFrame.t0,
         windowEndMs: lastFrame.t1,
+        recordedFromMs: range()[0],
         arrowsInWindow: lastFrame.inWindow,
         arrowsDrawn: lastFrame.drawn,
         drawnIds: drawn.slice(0, 200).map((s) => `${s.hop.id}|${s.hop.a}>${s.hop.b}`),

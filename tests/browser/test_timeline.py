@@ -65,6 +65,13 @@ def test_the_timeline_draws_a_lane_per_node_and_arrows_between_them(
 
 def test_pause_and_scrub_change_what_is_shown_and_hover_reads_the_message(page: Page) -> None:
     wait_for_arrows(page)
+    # Scrubbing to the middle with a 1 s window must land before the paused
+    # 5 s window; a recording shorter than 12 s would make the two overlap.
+    wait_until(
+        lambda: (s := timeline(page))["windowEndMs"] - s["recordedFromMs"] >= 12_000,
+        30,
+        what="twelve seconds of recording",
+    )
     paused = pause(page)
     # paused: the picture no longer moves by itself
     page.wait_for_timeout(800)
@@ -87,6 +94,8 @@ def test_pause_and_scrub_change_what_is_shown_and_hover_reads_the_message(page: 
         what="the slider to move the window back",
     )
     assert scrubbed["windowEndMs"] - scrubbed["windowStartMs"] == 1000
+    assert scrubbed["windowEndMs"] <= paused["windowStartMs"]
+    assert scrubbed["arrowsDrawn"] > 0
     assert scrubbed["drawnIds"] != paused["drawnIds"]
 
     # play: the window moves forward again, at real pace
