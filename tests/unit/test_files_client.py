@@ -235,6 +235,25 @@ def test_a_download_spread_over_replicas_arrives_whole_and_verified(
     assert seen[-1] == (len(data), len(data)) and len(seen) == len(info["chunks"])
 
 
+@pytest.mark.parametrize("window", [1, files.DOWNLOAD_WINDOW_CHUNKS])
+def test_a_download_holds_window_plus_one_chunk_buffers_whatever_the_file_size(
+    replicas: dict[str, Replica], window: int
+) -> None:
+    data = hashlib.sha256(b"long").digest() * (CHUNK_BYTES * 24 // 32)  # 24 chunks
+    info = make_file("long.bin", data, [["n1", "n2", "n3"]] * 24)
+    for chunk in info["chunks"]:
+        replicas["n1"].chunks[chunk["sha256"]] = data[chunk["index"] * CHUNK_BYTES :][
+            : chunk["size_bytes"]
+        ]
+    buffers: dict[int, object] = {}  # id → the buffer itself, so no id is reused
+    received = bytearray()
+    for view in files.iter_chunks(info, nodes_of(replicas), window=window):
+        buffers[id(view.obj)] = view.obj
+        received += view
+    assert received == data
+    assert len(buffers) <= window + 1
+
+
 def test_wrong_bytes_from_a_replica_are_found_by_the_whole_file_check_and_fetched_again(
     replicas: dict[str, Replica], tmp_path: Path
 ) -> None:
