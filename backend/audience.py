@@ -22,11 +22,16 @@ Not thread-safe on its own: the hub calls it with its lock held.
 
 from __future__ import annotations
 
-from typing import Any
+from cluster.schema.telemetry import WireEvent
 
-# Batches sent to one page and not yet acknowledged. Two 40 ms ticks cover
-# a normal round trip to a page that keeps up; more would only queue.
-MAX_EVENT_BATCHES_IN_FLIGHT = 2
+# Batches sent to one page and not yet acknowledged. A page handles its
+# batches between animation frames, and a busy dashboard's frame can take
+# 50-70 ms: with two in flight, the third tick's batch then waited in the
+# hub for an acknowledgement, a tick and the page's next gap between
+# frames, and aged past the latency budget there. Three lets it wait at the
+# page instead, handled in the same gap as the two before it. More would
+# only queue: a page that is really behind is skipped, and the drop counted.
+MAX_EVENT_BATCHES_IN_FLIGHT = 3
 
 
 class Audience:
@@ -36,7 +41,7 @@ class Audience:
         # Events waiting for the audience's next batch: collected between two
         # viewer batches, or a batch that no page could take at its tick.
         # Bounded by the hub (MAX_EVENTS_PER_EMIT, stale traffic shed).
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[WireEvent] = []
         self.left_out = 0  # traffic events left out of the sample since the last batch sent
         self.dropped = 0  # events some page of this audience never got (skipped while behind)
 

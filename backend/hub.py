@@ -1,9 +1,11 @@
 """The hub: every node's telemetry in, one batched stream out to browsers.
 
-Nodes send events in batches over TCP (``TelemetryServer``). The hub turns
-each event into the JSON object a browser receives, keeps the cluster view
-(``ClusterView``) and a bounded history, and one background task pushes what
-arrived to every browser over Socket.IO:
+Nodes send events in batches over TCP (``TelemetryServer``). The hub keeps
+the cluster view (``ClusterView``) and a bounded history, and one background
+task pushes what arrived to every browser over Socket.IO. Traffic events
+(thousands a second) travel on as the rows they arrived in, with the names
+of their fields once per batch (``rows``); every other event is a JSON
+object with a ``type`` key (cluster/schema/telemetry.py, ``WireBatch``).
 
 * ``events`` every ``FANOUT_INTERVAL_S`` while there is something to send,
   as ONE emit per interval: at 20,000 events/s one emit per event would cost
@@ -39,7 +41,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,13 +53,14 @@ from backend.view import ClusterView
 from backend.viewer_stream import VIEWER_TRAFFIC_EVENTS_PER_S, TrafficSampler
 from cluster.schema.control import encode_command
 from cluster.schema.telemetry import (
-    SHEDDABLE_EVENT_NAMES,
-    TELEMETRY,
+    T_MS_INDEX,
+    TRAFFIC_ROW_FIELDS,
     Counters,
     LinkRtt,
     LinkUp,
-    MsgReceived,
     NodeUp,
+    WireBatch,
+    WireEvent,
 )
 
 log = logging.getLogger(__name__)
@@ -117,7 +120,7 @@ class Hub:
         )
         self._outbox_limit = outbox_limit
         self._lock = threading.Lock()
-        self._outbox: list[dict[str, Any]] = []
+        self._outbox: list[WireEvent] = []
         self.history = History(history_limit)
         self._hub_dropped = 0
         self._telemetry_dropped: dict[str, int] = {}
@@ -177,7 +180,10 @@ class Hub:
     def add_listener(self, listener: Callable[[str, list[Any]], None]) -> None:
         """Call ``listener(node, events)`` for every batch, on the receiving thread.
 
-        It must be quick and must not raise: it runs before the batch is queued.
+        ``events`` are the batch's events other than traffic (``MsgSent``,
+        ``MsgReceived``, ``MsgDropped`` stay rows for the browsers and are
+        never decoded into dataclasses). It must be quick and must not raise:
+        it runs before the batch is queued.
         """
         self._listeners.append(listener)
 
@@ -188,27 +194,19 @@ class Hub:
         for cmd in sticky:
             self.server.send(node, encode_command(cmd))
 
-    def _on_batch(self, node: str, dropped_total: int, events: list[Any]) -> None:
-        to_dict = TELEMETRY.to_dict
-        dicts = [to_dict(e) for e in events]
-        msgs = 0
-        for_view = []
-        for e in events:
-            kind = type(e)
-            if kind is MsgReceived:
-                msgs += 1
-            elif kind in _VIEW_EVENTS:
-                for_view.append(e)
-        self.view.on_events(node, for_view)
+    def _on_batch(self, batch: WireBatch) -> None:
+        node, events = batch.node, batch.events
+        for_view = [e for e in events if type(e) in _VIEW_EVENTS]
+        self.view.on_events(node, for_view)  # also for none: a batch says the node is connected
         if any(type(e) is NodeUp for e in for_view):
             self._track_states()
         for listener in self._listeners:
             listener(node, events)
         with self._lock:
-            self._queue_locked(dicts)
-            self._window_events += len(dicts)
-            self._window_msgs += msgs
-            self._telemetry_dropped[node] = dropped_total
+            self._queue_locked(batch.wire)
+            self._window_events += len(batch.wire)
+            self._window_msgs += batch.msgs_received
+            self._telemetry_dropped[node] = batch.dropped_total
 
     def _on_raw(self, node: str, body: bytes, count: int) -> None:
         # the batch's own bytes, just before _on_batch: ten times smaller than its dicts
@@ -237,7 +235,7 @@ class Hub:
             self._queue_locked([record])
         return record
 
-    def _queue_locked(self, events: list[dict[str, Any]]) -> None:
+    def _queue_locked(self, events: Sequence[WireEvent]) -> None:
         """Add to the outbox (the lock held); past its limit the oldest go, counted."""
         self._outbox.extend(events)
         overflow = len(self._outbox) - self._outbox_limit
@@ -380,7 +378,7 @@ class Hub:
             if pages:
                 socketio.emit("view", self.view.to_dict(), to=pages)
 
-    def _collect(self, audience: Audience, events: list[dict[str, Any]], left_out: int) -> None:
+    def _collect(self, audience: Audience, events: list[WireEvent], left_out: int) -> None:
         """Keep ``events`` for the audience's next batch (sent, or shed when stale, then)."""
         with self._lock:
             audience.pending += events
@@ -390,7 +388,7 @@ class Hub:
         self,
         socketio: Emitter,
         audience: Audience,
-        events: list[dict[str, Any]],
+        events: list[WireEvent],
         now_ms: float,
         left_out: int | None = None,
     ) -> None:
@@ -419,7 +417,12 @@ class Hub:
             audience.dropped += len(events) * len(behind)
             audience.sent(ready)
             self._events_seq += 1
-            payload: dict[str, Any] = {"events": events, "t_ms": now_ms, "seq": self._events_seq}
+            payload: dict[str, Any] = {
+                "events": events,
+                "rows": TRAFFIC_ROW_FIELDS,
+                "t_ms": now_ms,
+                "seq": self._events_seq,
+            }
             if left_out is not None:
                 payload["traffic_left_out"], audience.left_out = audience.left_out, 0
         socketio.emit("events", payload, to=ready)
@@ -482,25 +485,27 @@ _NO_VIEWER_STREAM: dict[str, Any] = {
 
 @dataclass(frozen=True, slots=True)
 class _Shed:
-    events: list[dict[str, Any]]
+    events: list[WireEvent]
     dropped: int  # stale traffic shed, or trimmed to fit one emit
 
 
-def _shed_and_trim(batch: list[dict[str, Any]], now_ms: float) -> _Shed:
-    """Stale traffic out, then at most ``MAX_EVENTS_PER_EMIT`` (state events all kept)."""
+def _shed_and_trim(batch: list[WireEvent], now_ms: float) -> _Shed:
+    """Stale traffic out, then at most ``MAX_EVENTS_PER_EMIT`` (state events all kept).
+
+    Traffic events are the rows (lists); every other event is a dict.
+    """
     cutoff_ms = now_ms - MAX_SHEDDABLE_AGE_MS
-    shed = SHEDDABLE_EVENT_NAMES
-    kept = [e for e in batch if e["t_ms"] >= cutoff_ms or e["type"] not in shed]
+    t_ms = T_MS_INDEX
+    kept = [e for e in batch if type(e) is not list or e[t_ms] >= cutoff_ms]
     if len(kept) > MAX_EVENTS_PER_EMIT:
         kept = _trim_traffic(kept, MAX_EVENTS_PER_EMIT)
     return _Shed(kept, len(batch) - len(kept))
 
 
-def _trim_traffic(batch: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+def _trim_traffic(batch: list[WireEvent], limit: int) -> list[WireEvent]:
     """At most ``limit`` events: state events (roles, routes, client requests)
     are all kept, and the newest traffic events fill the rest, in order."""
-    shed = SHEDDABLE_EVENT_NAMES
-    traffic = [i for i, e in enumerate(batch) if e["type"] in shed]
+    traffic = [i for i, e in enumerate(batch) if type(e) is list]
     room = max(0, limit - (len(batch) - len(traffic)))
     dropped = set(traffic[: len(traffic) - room])
     return [e for i, e in enumerate(batch) if i not in dropped]

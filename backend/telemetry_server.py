@@ -20,12 +20,11 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from cluster.config import MAX_NODES
 from cluster.schema.codec import FrameDecoder, FrameError, encode_frame
 from cluster.schema.registry import DecodeError
-from cluster.schema.telemetry import decode_batch
+from cluster.schema.telemetry import WireBatch, decode_wire_batch
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ RECV_BYTES = 256 * 1024  # one read takes several batches at the benchmark's rat
 ACCEPT_POLL_S = 0.2  # how quickly stop() is noticed by the accept loop
 LISTEN_BACKLOG = MAX_NODES
 
-BatchHandler = Callable[[str, int, list[Any]], None]
+BatchHandler = Callable[[WireBatch], None]
 # (node, the batch's frame body as received, how many events it holds)
 RawBatchHandler = Callable[[str, bytes, int], None]
 NodeHandler = Callable[[str], None]
@@ -50,7 +49,8 @@ class _Connection:
 
 
 class TelemetryServer:
-    """Accepts node connections; calls ``on_batch(node, dropped_total, events)``.
+    """Accepts node connections; calls ``on_batch(batch)`` with each decoded batch
+    (``decode_wire_batch``: traffic as rows, the rest as events and dicts).
 
     ``on_connect(node)`` runs when a connection names its node (first batch),
     ``on_disconnect(node)`` when the node's current connection closes.
@@ -161,14 +161,15 @@ class TelemetryServer:
                 if not data:
                     return
                 for body in decoder.feed(data):
-                    node, dropped_total, events = decode_batch(body)
+                    batch = decode_wire_batch(body)
+                    node = batch.node
                     if conn.node is None:
                         self._register(conn, node)
                     elif node != conn.node:
                         raise DecodeError(f"batch from {node!r} on {conn.node!r}'s connection")
                     if self._on_raw is not None:
-                        self._on_raw(node, body, len(events))
-                    self._on_batch(node, dropped_total, events)
+                        self._on_raw(node, body, len(batch.wire))
+                    self._on_batch(batch)
         except (FrameError, DecodeError) as exc:
             with self._lock:
                 self.bad_frames += 1

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cluster.schema.telemetry import SHEDDABLE_EVENT_NAMES
+from cluster.schema.telemetry import SEQ_INDEX, SRC_INDEX, WireEvent
 
 # 200 traffic events/s = 100 message hops a second. Every dot flies for at
 # least 350 ms on the page (topology.js MIN_DOT_MS), so that is ~35 dots on
@@ -78,16 +78,15 @@ class TrafficSampler:
         self.kept_total = 0  # traffic events let through, since the start
         self.left_out_total = 0  # traffic events left out, since the start
 
-    def thin(self, events: list[dict[str, Any]], now_s: float) -> tuple[list[dict[str, Any]], int]:
+    def thin(self, events: list[WireEvent], now_s: float) -> tuple[list[WireEvent], int]:
         """The events a viewer gets, in order, and how many traffic events were left out."""
         self._refill(now_s)
-        traffic = SHEDDABLE_EVENT_NAMES
-        kept: list[dict[str, Any]] = []
+        kept: list[WireEvent] = []
         kept_traffic = left_out = 0
         for event in events:
-            if event["type"] not in traffic:
+            if type(event) is not list:  # a state event; traffic events are rows
                 kept.append(event)
-            elif self._admit((event["src"], event["seq"])):
+            elif self._admit((event[SRC_INDEX], event[SEQ_INDEX])):
                 kept.append(event)
                 kept_traffic += 1
             else:

@@ -34,7 +34,7 @@ from typing import Any
 import simple_websocket  # type: ignore[import-untyped]
 from wsproto.utilities import LocalProtocolError  # closing while a batch is handled
 
-from cluster.schema.telemetry import SHEDDABLE_EVENT_NAMES
+from cluster.schema.telemetry import T_MS_INDEX
 
 # Latencies above this land in the last bucket: ten seconds late is "broken".
 HISTOGRAM_MAX_MS = 10_000
@@ -123,10 +123,13 @@ class Viewer:
             stats.received_bytes += size_bytes
             stats.emit_latency[_bucket(now_ms - batch["t_ms"])] += 1
             histogram = stats.event_latency
-            traffic = SHEDDABLE_EVENT_NAMES
             for event in batch["events"]:
-                histogram[_bucket(now_ms - event["t_ms"])] += 1
-                stats.traffic_events += event["type"] in traffic
+                # traffic events come as rows [type, node, t_ms, ...], the rest as objects
+                if isinstance(event, list):
+                    histogram[_bucket(now_ms - event[T_MS_INDEX])] += 1
+                    stats.traffic_events += 1
+                else:
+                    histogram[_bucket(now_ms - event["t_ms"])] += 1
             stats.events += len(batch["events"])
             stats.traffic_left_out += batch.get("traffic_left_out", 0)
         if self._closed:

@@ -145,6 +145,14 @@ class Registry:
         """The class registered under ``tag``, or None (remote input: no KeyError)."""
         return self._by_tag.get(tag)
 
+    def row_checks(self, cls: type[Any]) -> tuple[type | tuple[type, ...], ...]:
+        """Per position of ``cls``'s row ``[tag, field...]``, the types ``from_list`` accepts.
+
+        For readers that keep a valid row as it is instead of building the
+        dataclass (the hub forwards traffic rows to browsers untouched).
+        """
+        return (str, *self._decoders[cls.__name__][1])
+
     def to_list(self, value: Any) -> list[Any]:
         cls = type(value)
         return [cls.__name__, *self._getters[cls](value)]

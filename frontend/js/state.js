@@ -110,6 +110,86 @@ function rememberLatest(events) {
   }
 }
 
+/**
+ * Traffic events (MsgSent, MsgReceived, MsgDropped: thousands a second)
+ * arrive as rows, `[type, field...]`, with each type's field names once per
+ * batch (`batch.rows`); every other event arrives as an object. Rows halve
+ * the JSON the page parses and the hub encodes; the views get objects, the
+ * same as before, built here in place.
+ */
+// Object literals for the traffic rows as they are today: V8 builds these
+// several times faster than an object filled key by key from a name list
+// (measured: 0.06 against 0.27 ms per 1,000 events). Each is used only when
+// the batch names the fields exactly so; a row of any other shape still
+// takes the generic path, so a schema change cannot swap fields here.
+const ROW_BUILDERS = {
+  MsgSent: [
+    "node,t_ms,src,dst,seq,kind,to,size_bytes,text",
+    (r) => ({
+      type: r[0],
+      node: r[1],
+      t_ms: r[2],
+      src: r[3],
+      dst: r[4],
+      seq: r[5],
+      kind: r[6],
+      to: r[7],
+      size_bytes: r[8],
+      text: r[9],
+    }),
+  ],
+  MsgReceived: [
+    "node,t_ms,src,dst,seq,kind,frm,size_bytes",
+    (r) => ({
+      type: r[0],
+      node: r[1],
+      t_ms: r[2],
+      src: r[3],
+      dst: r[4],
+      seq: r[5],
+      kind: r[6],
+      frm: r[7],
+      size_bytes: r[8],
+    }),
+  ],
+  MsgDropped: [
+    "node,t_ms,src,dst,seq,kind,reason",
+    (r) => ({
+      type: r[0],
+      node: r[1],
+      t_ms: r[2],
+      src: r[3],
+      dst: r[4],
+      seq: r[5],
+      kind: r[6],
+      reason: r[7],
+    }),
+  ],
+};
+
+function rowBuilder(type, names) {
+  const known = ROW_BUILDERS[type];
+  if (known && known[0] === names.join(",")) return known[1];
+  return (row) => {
+    const event = { type: row[0] };
+    for (let k = 0; k < names.length; k++) event[names[k]] = row[k + 1];
+    return event;
+  };
+}
+
+function expandRows(events, rowFields) {
+  if (!rowFields) return events;
+  const builders = {};
+  for (const type in rowFields) builders[type] = rowBuilder(type, rowFields[type]);
+  for (let i = 0; i < events.length; i++) {
+    const row = events[i];
+    if (!Array.isArray(row)) continue;
+    const build = builders[row[0]];
+    if (build) events[i] = build(row);
+  }
+  return events;
+}
+
 function setConnection(connection) {
   lab.connection = connection;
   lab.transport = lab.transportName();
@@ -135,7 +215,7 @@ export function connect() {
 
   socket.on("events", (batch) => {
     const startedMs = performance.now();
-    const events = batch?.events ?? [];
+    const events = expandRows(batch?.events ?? [], batch?.rows);
     lab.batchesReceived++;
     lab.eventsReceived += events.length;
     recordLatencies(events, Date.now());

@@ -17,6 +17,7 @@
  */
 import { lab, subscribe, LATENCY_RING_SIZE } from "./state.js";
 import { instructorToken } from "./instructor.js";
+import { setAttr, setText } from "./dom_write.js";
 
 // Repainting once a second is readable; faster numbers just flicker.
 const REFRESH_MS = 1000;
@@ -35,8 +36,12 @@ const FIELDS = [
   ["time-scale", "time scale"],
 ];
 
+// One formatter for every number: toLocaleString() builds a new one per call,
+// which profiled at several ms a second of the page's main thread here.
+const NUMBER = new Intl.NumberFormat();
+
 function format(n) {
-  return Number.isFinite(n) ? Math.round(n).toLocaleString() : "—";
+  return Number.isFinite(n) ? NUMBER.format(Math.round(n)) : "—";
 }
 
 /** p99 of the latencies recorded since `sinceWrites`, newest first, bounded. */
@@ -76,27 +81,33 @@ export function createStatusbar(element) {
 
   function renderConnection() {
     const transport = lab.transportName();
-    cells.connection.textContent =
-      lab.connection === "connected" ? `connected · ${transport ?? "?"}` : lab.connection;
-    cells.connection.dataset.connection = lab.connection;
-    cells.connection.dataset.transport = transport ?? "";
+    // Written only when changed (dom_write.js): this runs every second and on
+    // every view, and each real text change costs the page a relayout.
+    setText(
+      cells.connection,
+      lab.connection === "connected" ? `connected · ${transport ?? "?"}` : lab.connection,
+    );
+    setAttr(cells.connection, "data-connection", lab.connection);
+    setAttr(cells.connection, "data-transport", transport ?? "");
   }
 
   function renderStats() {
     const stats = lab.stats;
-    cells.msgs.textContent = format(stats?.msgs_per_s);
-    cells["events-hub"].textContent = format(stats?.events_per_s);
+    setText(cells.msgs, format(stats?.msgs_per_s));
+    setText(cells["events-hub"], format(stats?.events_per_s));
     const perNode = stats?.telemetry_dropped ?? {};
     const nodesDropped = Object.values(perNode).reduce((a, b) => a + b, 0);
     const hubDropped = stats?.hub_dropped ?? 0;
-    cells.dropped.textContent = stats
-      ? `nodes ${format(nodesDropped)} · hub ${format(hubDropped)}`
-      : "—";
-    cells.dropped.title = Object.entries(perNode)
-      .map(([node, n]) => `${node}: ${n.toLocaleString()}`)
-      .join("\n");
+    setText(cells.dropped, stats ? `nodes ${format(nodesDropped)} · hub ${format(hubDropped)}` : "—");
+    setAttr(
+      cells.dropped,
+      "title",
+      Object.entries(perNode)
+        .map(([node, n]) => `${node}: ${NUMBER.format(n)}`)
+        .join("\n"),
+    );
     cells.dropped.classList.toggle("warn", nodesDropped + hubDropped > 0);
-    cells["time-scale"].textContent = lab.view ? `${lab.view.time_scale}×` : "—";
+    setText(cells["time-scale"], lab.view ? `${lab.view.time_scale}×` : "—");
   }
 
   let role = null; // "instructor" | "viewer", as the server answered
@@ -118,23 +129,26 @@ export function createStatusbar(element) {
   function renderStream() {
     const cell = cells.stream;
     const stream = lab.stats?.viewer_stream;
-    cell.dataset.role = role ?? "";
+    setAttr(cell, "data-role", role ?? "");
     if (!role || !stream) {
-      cell.textContent = role ?? "—";
+      setText(cell, role ?? "—");
       return;
     }
     const kept = stream.traffic_kept_per_s;
     const leftOut = stream.traffic_left_out_per_s;
     const oneIn = format((kept + leftOut) / Math.max(kept, 1));
     if (role === "instructor") {
-      cell.textContent = `full · ${format(stream.viewers)} viewers`;
-      cell.title = leftOut > 0 ? `view-only pages are shown 1 in ${oneIn} messages` : "";
+      setText(cell, `full · ${format(stream.viewers)} viewers`);
+      setAttr(cell, "title", leftOut > 0 ? `view-only pages are shown 1 in ${oneIn} messages` : "");
     } else {
-      cell.textContent = leftOut > 0 ? `showing 1 in ${oneIn} messages` : "every message";
-      cell.title =
+      setText(cell, leftOut > 0 ? `showing 1 in ${oneIn} messages` : "every message");
+      setAttr(
+        cell,
+        "title",
         "View-only pages get every state change but at most " +
-        `${format(stream.traffic_cap_per_s)} message events/s: dots and link widths ` +
-        "show that sample; msgs/s counts every message.";
+          `${format(stream.traffic_cap_per_s)} message events/s: dots and link widths ` +
+          "show that sample; msgs/s counts every message.",
+      );
     }
   }
 
@@ -142,14 +156,15 @@ export function createStatusbar(element) {
     const nowMs = performance.now();
     const seconds = (nowMs - lastMs) / 1000;
     lab.eventsPerSecondInPage = (lab.eventsReceived - lastEvents) / seconds;
-    cells["events-page"].textContent = format(lab.eventsPerSecondInPage);
+    setText(cells["events-page"], format(lab.eventsPerSecondInPage));
     const lag = lagP99Ms(lastWrites);
-    cells.lag.textContent = Number.isFinite(lag) ? `${format(lag)} ms` : "—";
+    setText(cells.lag, Number.isFinite(lag) ? `${format(lag)} ms` : "—");
     cells.lag.classList.toggle("warn", lag > 250);
     const topology = lab.topology;
-    cells.dots.textContent = topology
-      ? `${topology.dotsInFlight} (sampled out ${format(topology.dotsSampledOut)})`
-      : "—";
+    setText(
+      cells.dots,
+      topology ? `${topology.dotsInFlight} (sampled out ${format(topology.dotsSampledOut)})` : "—",
+    );
     lastEvents = lab.eventsReceived;
     lastWrites = lab.latencyWrites;
     lastMs = nowMs;

@@ -5,20 +5,26 @@ page needs to tell the story must not be lost to a burst of heartbeats."""
 from __future__ import annotations
 
 from backend.hub import _trim_traffic
+from cluster.schema.telemetry import WireEvent
 
 
 def test_state_events_survive_and_the_newest_traffic_fills_the_rest() -> None:
-    batch = (
-        [{"type": "MsgSent", "i": i} for i in range(5)]
-        + [{"type": "RaftState", "i": 99}]
-        + [{"type": "MsgReceived", "i": i} for i in range(5, 8)]
-    )
+    # as the hub queues them: traffic as rows [type, node, t_ms, ...], state as dicts
+    batch: list[WireEvent] = [
+        *(["MsgSent", "n1", float(i)] for i in range(5)),
+        {"type": "RaftState", "i": 99},
+        *(["MsgReceived", "n2", float(i)] for i in range(5, 8)),
+    ]
     kept = _trim_traffic(batch, 4)
-    assert [(e["type"], e["i"]) for e in kept] == [
-        ("RaftState", 99), ("MsgReceived", 5), ("MsgReceived", 6), ("MsgReceived", 7),
+    assert kept == [
+        {"type": "RaftState", "i": 99},
+        ["MsgReceived", "n2", 5.0],
+        ["MsgReceived", "n2", 6.0],
+        ["MsgReceived", "n2", 7.0],
     ]
 
 
 def test_a_batch_within_the_limit_is_untouched() -> None:
-    batch = [{"type": "MsgSent", "i": i} for i in range(3)] + [{"type": "ClientRequest", "i": 9}]
+    batch: list[WireEvent] = [["MsgSent", "n1", float(i)] for i in range(3)]
+    batch.append({"type": "ClientRequest", "i": 9})
     assert _trim_traffic(batch, 10) == batch

@@ -20,7 +20,16 @@ from backend.viewer_stream import (
     VIEWER_TRAFFIC_EVENTS_PER_S,
     TrafficSampler,
 )
-from cluster.schema.telemetry import ClientRequest, MsgReceived, MsgSent
+from cluster.schema.telemetry import (
+    TRAFFIC_ROW_FIELDS,
+    ClientRequest,
+    MsgReceived,
+    MsgSent,
+    WireEvent,
+    expand_wire_events,
+    msg_received_row,
+    msg_sent_row,
+)
 
 CAP_PER_S = VIEWER_TRAFFIC_EVENTS_PER_S
 BURST = VIEWER_TRAFFIC_BURST_EVENTS
@@ -28,12 +37,10 @@ TICK_S = 0.040  # the hub's fan-out beat
 STAMP_AHEAD_MS = 5_000.0
 
 
-def hop(seq: int, t_ms: float = 1.0) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two halves of one message hop n1 → n2, as the page receives them."""
-    sent = {"type": "MsgSent", "node": "n1", "t_ms": t_ms, "src": "n1", "dst": "n2",
-            "seq": seq, "kind": "Heartbeat", "to": "n2", "size_bytes": 48, "text": ""}
-    received = {"type": "MsgReceived", "node": "n2", "t_ms": t_ms, "src": "n1", "dst": "n2",
-                "seq": seq, "kind": "Heartbeat", "frm": "n1", "size_bytes": 48}  # fmt: skip
+def hop(seq: int, t_ms: float = 1.0) -> tuple[list[Any], list[Any]]:
+    """The two halves of one message hop n1 → n2, as the hub queues them (rows)."""
+    sent = msg_sent_row("n1", t_ms, "n1", "n2", seq, "Heartbeat", "n2", 48, "")
+    received = msg_received_row("n2", t_ms, "n1", "n2", seq, "Heartbeat", "n1", 48)
     return sent, received
 
 
@@ -46,7 +53,7 @@ def state(i: int) -> dict[str, Any]:
 
 def test_below_the_cap_a_viewer_gets_every_message() -> None:
     sampler = TrafficSampler()
-    kept_all: list[dict[str, Any]] = []
+    kept_all: list[WireEvent] = []
     for tick in range(25):  # one second, 2 hops (4 events) a tick = 100 events/s
         batch = [e for seq in (2 * tick, 2 * tick + 1) for e in hop(seq)]
         kept, left_out = sampler.thin(batch, tick * TICK_S)
@@ -59,14 +66,14 @@ def test_above_the_cap_traffic_is_capped_whole_hops_kept_and_state_never_lost() 
     sampler = TrafficSampler()
     seconds = 3.0
     ticks = int(seconds / TICK_S)
-    kept_all: list[dict[str, Any]] = []
+    kept_all: list[WireEvent] = []
     left_out_total = 0
-    pending_halves: list[dict[str, Any]] = []
+    pending_halves: list[WireEvent] = []
     seq = 0
     for tick in range(ticks):
         # 5,000 traffic events/s; each receive arrives a tick after its send,
         # the way two nodes' telemetry reaches the hub in different batches
-        batch: list[dict[str, Any]] = [*pending_halves, state(tick)]
+        batch: list[WireEvent] = [*pending_halves, state(tick)]
         pending_halves = []
         for _ in range(100):
             sent, received = hop(seq)
@@ -76,10 +83,11 @@ def test_above_the_cap_traffic_is_capped_whole_hops_kept_and_state_never_lost() 
         kept, left_out = sampler.thin(batch, tick * TICK_S)
         kept_all += kept
         left_out_total += left_out
-    traffic = [e for e in kept_all if e["type"] != "RaftState"]
+    kept_dicts = expand_wire_events(kept_all, TRAFFIC_ROW_FIELDS)
+    traffic = [e for e in kept_dicts if e["type"] != "RaftState"]
     assert len(traffic) <= CAP_PER_S * seconds + BURST
     assert len(traffic) >= 0.8 * CAP_PER_S * seconds  # a sample, not a trickle
-    assert [e["i"] for e in kept_all if e["type"] == "RaftState"] == list(range(ticks))
+    assert [e["i"] for e in kept_dicts if e["type"] == "RaftState"] == list(range(ticks))
     sent_seqs = [e["seq"] for e in traffic if e["type"] == "MsgSent"]
     received_seqs = {e["seq"] for e in traffic if e["type"] == "MsgReceived"}
     # every kept send has its receive (but the last tick's, still on its way)
@@ -123,7 +131,12 @@ class Inbox:
         return [m["args"][0] for m in self.messages if m["name"] == "events"]
 
     def events(self, kind: str) -> list[dict[str, Any]]:
-        return [e for b in self.batches() for e in b["events"] if e["type"] == kind]
+        return [
+            e
+            for b in self.batches()
+            for e in expand_wire_events(b["events"], b["rows"])
+            if e["type"] == kind
+        ]
 
 
 def all_of(box: Inbox, kind: str, count: int) -> Callable[[], bool]:

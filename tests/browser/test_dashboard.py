@@ -135,3 +135,32 @@ def test_heartbeats_flow_as_messages_and_dots(page: Page) -> None:
     )
     expect(page.get_by_test_id("status-msgs")).not_to_have_text("—")
     expect(page.get_by_test_id("status-msgs")).not_to_have_text("0")
+
+
+def test_traffic_rows_reach_the_views_as_the_documented_objects(page: Page) -> None:
+    # The hub sends traffic events as rows (docs/telemetry.md, Transport);
+    # every view must still get objects with exactly the documented fields.
+    page.wait_for_function("() => window.clusterlab && window.clusterlab.ready")
+    page.evaluate(
+        """async () => {
+            const state = await import("/static/js/state.js");  // the page's own module instance
+            window.seenTraffic = {};
+            state.subscribe("events", (events) => {
+                for (const e of events) window.seenTraffic[e.type] ??= e;
+            });
+        }"""
+    )
+    page.wait_for_function(
+        "() => window.seenTraffic.MsgSent && window.seenTraffic.MsgReceived",
+        timeout=UI_TIMEOUT_MS,
+    )
+    sent = page.evaluate("() => window.seenTraffic.MsgSent")
+    received = page.evaluate("() => window.seenTraffic.MsgReceived")
+    assert list(sent) == [
+        "type", "node", "t_ms", "src", "dst", "seq", "kind", "to", "size_bytes", "text",
+    ]  # fmt: skip
+    assert list(received) == [
+        "type", "node", "t_ms", "src", "dst", "seq", "kind", "frm", "size_bytes",
+    ]  # fmt: skip
+    assert sent["type"] == "MsgSent" and isinstance(sent["seq"], int) and sent["text"]
+    assert isinstance(received["t_ms"], float | int) and received["frm"] != received["node"]

@@ -12,16 +12,23 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import pytest
+
 from cluster.node.telemetry import Telemetry
+from cluster.schema.codec import pack
+from cluster.schema.registry import DecodeError
 from cluster.schema.telemetry import (
     T_MS_INDEX,
     TELEMETRY,
+    TRAFFIC_ROW_FIELDS,
     MsgDropped,
     MsgReceived,
     MsgSent,
     RaftState,
     decode_batch,
+    decode_wire_batch,
     encode_rows,
+    expand_wire_events,
     msg_dropped_row,
     msg_received_row,
     msg_sent_row,
@@ -75,3 +82,43 @@ def test_a_flush_takes_at_most_a_batch_and_keeps_the_rest_in_order() -> None:
     assert t._take(2) == rows[:2]
     assert t._take(10) == rows[2:]
     assert t.buffered() == 0
+
+
+def test_the_hub_keeps_traffic_as_rows_and_decodes_the_rest() -> None:
+    # the hub forwards traffic rows to browsers as they came; they must mean
+    # the same events as the dataclasses decode_batch builds
+    state = RaftState("n1", 11.0, "leader", 3, "n1", "n1", 9, 9, 9, 0, ["n1", "n2"], 0, 10, "off")
+    rows = [
+        msg_sent_row(*SENT_ARGS),
+        TELEMETRY.to_list(state),
+        msg_received_row(*RECEIVED_ARGS),
+        msg_dropped_row(*DROPPED_ARGS),
+    ]
+    body = encode_rows("n1", 4, rows)
+    batch = decode_wire_batch(body)
+    assert (batch.node, batch.dropped_total, batch.msgs_received) == ("n1", 4, 1)
+    assert batch.events == [state]  # listeners and the view: no traffic
+    assert batch.wire == [rows[0], TELEMETRY.to_dict(state), rows[2], rows[3]]
+    _, _, decoded = decode_batch(body)
+    assert expand_wire_events(batch.wire, TRAFFIC_ROW_FIELDS) == [
+        TELEMETRY.to_dict(e) for e in decoded
+    ]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ["MsgSent", "n1", "late", "n1", "n3", 7, "K", "n2", 1, ""],  # t_ms not a number
+        ["MsgReceived", "n1", 1.0, "n1", "n3", 7, "K", "n2"],  # a field short
+        ["MsgDropped", "n1", 1.0, "n1", "n3", [7], "K", "x"],  # seq unhashable
+        [["MsgSent"], "n1"],
+        "MsgSent",
+        [],
+    ],
+)
+def test_the_hub_refuses_a_malformed_traffic_row_like_decode_batch(row: object) -> None:
+    body = pack(["n1", 0, [msg_sent_row(*SENT_ARGS), row]])
+    with pytest.raises(DecodeError):
+        decode_batch(body)
+    with pytest.raises(DecodeError):
+        decode_wire_batch(body)
