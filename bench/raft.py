@@ -28,7 +28,9 @@ the dashboard costs at most 10 %.
 
 Run alone: ``.venv/bin/python -m bench.raft [--duration-s 10] [--quick]``
 (JSON on stdout, progress on stderr); only the dashboard's cost:
-``.venv/bin/python -m bench.raft --dashboard-only --dashboard-rounds 3``.
+``.venv/bin/python -m bench.raft --dashboard-only --dashboard-rounds 3``; a
+front-end change against its predecessor (a copy of the old ``frontend/``):
+``... --dashboard-only --baseline-frontend /tmp/old-frontend``.
 """
 
 from __future__ import annotations
@@ -221,28 +223,64 @@ def _median_cpu(steps: list[dict[str, Any]], key: str) -> dict[str, float]:
     return {name: round(statistics.median(s[key][name] or 0.0 for s in steps), 3) for name in names}
 
 
-def dashboard_cost(
-    run: RunPy, duration_s: float, rounds: int = DEFAULT_DASHBOARD_ROUNDS
+def _page_step(
+    run: RunPy,
+    browser: Any,
+    clients: int,
+    duration_s: float,
+    target: str,
+    frontend_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Writes/s at 64 clients without and with a page, interleaved ``rounds`` times."""
+    """One loaded step with the instructor's page open (from ``frontend_dir`` if given)."""
+    page = open_dashboard(browser, run.url, NODES, frontend_dir)
+    try:
+        unlock(page, run.token)  # the instructor's page: the full stream, the worst case
+        return _leader_step(run, clients, duration_s, target)
+    finally:
+        page.close()
+
+
+def dashboard_cost(
+    run: RunPy,
+    duration_s: float,
+    rounds: int = DEFAULT_DASHBOARD_ROUNDS,
+    baseline_frontend: Path | None = None,
+) -> dict[str, Any]:
+    """Writes/s at 64 clients without and with a page, interleaved ``rounds`` times.
+
+    ``baseline_frontend``: a copy of ``frontend/`` (an older version) whose page
+    gets a step of its own in every round (no page, baseline page, page...), so
+    a front-end change is measured against its predecessor on the same run,
+    through the same noise.
+    """
     clients = max(DEFAULT_CLIENTS)
     without: list[dict[str, Any]] = []
     with_page: list[dict[str, Any]] = []
+    with_baseline: list[dict[str, Any]] = []
     with chromium() as browser:
         for number in range(1, rounds + 1):
             progress(f"raft: dashboard round {number}/{rounds}: no page")
             without.append(_leader_step(run, clients, duration_s, "leader, no page"))
-            page = open_dashboard(browser, run.url, NODES)
-            try:
-                unlock(page, run.token)  # the instructor's page: the full stream, the worst case
-                progress(f"raft: dashboard round {number}/{rounds}: page open")
-                with_page.append(_leader_step(run, clients, duration_s, "leader, page open"))
-            finally:
-                page.close()
+
+            def baseline_step(number: int = number) -> None:
+                progress(f"raft: dashboard round {number}/{rounds}: baseline page open")
+                with_baseline.append(
+                    _page_step(run, browser, clients, duration_s, "leader, baseline page open",
+                               baseline_frontend)
+                )
+
+            # The cluster slows as its log grows: the baseline goes first in odd
+            # rounds and last in even ones, so neither page always gets the later slot.
+            if baseline_frontend is not None and number % 2 == 1:
+                baseline_step()
+            progress(f"raft: dashboard round {number}/{rounds}: page open")
+            with_page.append(_page_step(run, browser, clients, duration_s, "leader, page open"))
+            if baseline_frontend is not None and number % 2 == 0:
+                baseline_step()
     before = _median(without, "writes_per_s")
     after = _median(with_page, "writes_per_s")
     cost = (before - after) / before if before else None
-    return {
+    result = {
         "clients": clients,
         "rounds": rounds,
         "how": "interleaved: no page, page open, no page, page open...; medians",
@@ -256,9 +294,27 @@ def dashboard_cost(
         "cpu_cores_with": _median_cpu(with_page, "cpu_cores"),
         "cost_fraction": round(cost, 3) if cost is not None else None,
     }
+    if with_baseline:
+        baseline = _median(with_baseline, "writes_per_s")
+        result["how"] = (
+            "interleaved: no page, baseline page, page, no page, page, baseline page...; medians"
+        )
+        result["baseline_frontend"] = str(baseline_frontend)
+        result["with_baseline_dashboard"] = with_baseline
+        result["writes_per_s_with_baseline"] = baseline
+        result["cpu_s_per_1000_writes_with_baseline"] = _median_cpu(
+            with_baseline, "cpu_s_per_1000_writes"
+        )
+        result["cpu_cores_with_baseline"] = _median_cpu(with_baseline, "cpu_cores")
+        result["cost_fraction_baseline"] = (
+            round((before - baseline) / before, 3) if before else None
+        )
+    return result
 
 
-def dashboard_only(duration_s: float, rounds: int) -> dict[str, Any]:
+def dashboard_only(
+    duration_s: float, rounds: int, baseline_frontend: Path | None = None
+) -> dict[str, Any]:
     """Just the dashboard's cost, on a fresh run (``--dashboard-only``)."""
     result: dict[str, Any] = {
         "bench": "raft-dashboard",
@@ -278,7 +334,9 @@ def dashboard_only(duration_s: float, rounds: int) -> dict[str, Any]:
             run.start()
             run.wait_all_up()
             wait_leader(run)
-            result["dashboard"] = _section(dashboard_cost, run, duration_s, rounds)
+            result["dashboard"] = _section(
+                dashboard_cost, run, duration_s, rounds, baseline_frontend
+            )
         finally:
             result["orphans_killed"] = run.stop()
     cost = result["dashboard"].get("cost_fraction")
@@ -456,10 +514,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dashboard-only", action="store_true", help="measure only the dashboard's cost"
     )
+    parser.add_argument(
+        "--baseline-frontend",
+        type=Path,
+        default=None,
+        help="with --dashboard-only: also measure a page served from this copy of frontend/",
+    )
     args = parser.parse_args(argv)
     rounds = min(max(1, args.dashboard_rounds), MAX_DASHBOARD_ROUNDS)
     if args.dashboard_only:
-        result = dashboard_only(args.duration_s, rounds)
+        result = dashboard_only(args.duration_s, rounds, args.baseline_frontend)
     elif args.quick:
         result = run_bench(2.0, args.clients, 2, with_dashboard=False)
     else:

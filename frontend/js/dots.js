@@ -12,27 +12,48 @@
  * The canvas uses the SVGs' coordinates: its transform reproduces their
  * viewBox with preserveAspectRatio "xMidYMid meet", so a dot at (x, y) is
  * drawn exactly where the SVGs would draw it.
+ *
+ * Why the canvas covers only the box the dots can reach (`setBounds`), not
+ * the whole stage: without a GPU every frame clears, rasterises, copies and
+ * composites each pixel of the canvas, so its cost grows with its area.
+ * Three nodes on a 1600×900 screen need about an eighth of the stage.
  */
 
-export function createDotLayer(canvas, { viewWidth, viewHeight, maxInFlight }) {
+export function createDotLayer(canvas, { viewWidth, viewHeight }) {
   const ctx = canvas.getContext("2d");
   const flying = []; // {x0, y0, dx, dy, startMs, durationMs, fill}
   let radius = 7;
   let drewLastFrame = false;
+  // The part of the view (its coordinates) that dots can reach; all of it until told.
+  let bounds = { x0: 0, y0: 0, x1: viewWidth, y1: viewHeight };
+  const stage = canvas.parentElement;
 
   function fitToElement() {
     const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = canvas.clientHeight;
-    canvas.width = Math.max(1, Math.round(width * ratio));
-    canvas.height = Math.max(1, Math.round(height * ratio));
+    const width = stage.clientWidth;
+    const height = stage.clientHeight;
     const scale = Math.min(width / viewWidth, height / viewHeight);
     const offsetX = (width - viewWidth * scale) / 2;
     const offsetY = (height - viewHeight * scale) / 2;
-    ctx.setTransform(ratio * scale, 0, 0, ratio * scale, ratio * offsetX, ratio * offsetY);
+    // Whole CSS pixels around the bounds, inside the stage.
+    const left = Math.max(0, Math.floor(offsetX + bounds.x0 * scale));
+    const top = Math.max(0, Math.floor(offsetY + bounds.y0 * scale));
+    const right = Math.min(width, Math.ceil(offsetX + bounds.x1 * scale));
+    const bottom = Math.min(height, Math.ceil(offsetY + bounds.y1 * scale));
+    const cssWidth = Math.max(1, right - left);
+    const cssHeight = Math.max(1, bottom - top);
+    canvas.style.left = `${left}px`;
+    canvas.style.top = `${top}px`;
+    canvas.style.width = `${cssWidth}px`;
+    canvas.style.height = `${cssHeight}px`;
+    canvas.width = Math.max(1, Math.round(cssWidth * ratio));
+    canvas.height = Math.max(1, Math.round(cssHeight * ratio));
+    ctx.setTransform(
+      ratio * scale, 0, 0, ratio * scale, ratio * (offsetX - left), ratio * (offsetY - top),
+    );
     drewLastFrame = true; // resizing cleared the canvas; make sure the next frame redraws
   }
-  new ResizeObserver(fitToElement).observe(canvas);
+  new ResizeObserver(fitToElement).observe(stage);
   fitToElement();
 
   function clearAll() {
@@ -47,13 +68,15 @@ export function createDotLayer(canvas, { viewWidth, viewHeight, maxInFlight }) {
       return flying.length;
     },
 
-    /** Room for one more dot? (The caller counts what it could not draw.) */
-    hasRoom() {
-      return flying.length < maxInFlight;
-    },
-
     setRadius(r) {
       radius = r;
+    },
+
+    /** Dots will fly only inside this box of view coordinates: the canvas shrinks to it. */
+    setBounds(x0, y0, x1, y1) {
+      if (x0 === bounds.x0 && y0 === bounds.y0 && x1 === bounds.x1 && y1 === bounds.y1) return;
+      bounds = { x0, y0, x1, y1 };
+      fitToElement();
     },
 
     launch(x0, y0, x1, y1, startMs, durationMs, fill) {

@@ -28,11 +28,14 @@
  * only on a timer, a few times a second: rows are rewritten at most
  * RENDER_MIN_MS apart and only when something changed, and timer bars move
  * TIMER_UPDATES_PER_S times a second, one transform each, written only when it
- * differs. No requestAnimationFrame loop: a page repainting 60 times a second
- * in headless Chromium cost the Raft benchmark 18% of its throughput.
+ * differs. No requestAnimationFrame loop of its own: a page repainting 60
+ * times a second in headless Chromium cost the Raft benchmark 18% of its
+ * throughput; the updates ride on the page's frame clock (frame_clock.js), in
+ * frames that other panels paint anyway.
  */
 import { lab, subscribe } from "./state.js";
 import { attrs, setAttr, setHtml, setText, texts } from "./dom_write.js";
+import { createPainter } from "./frame_clock.js";
 
 const d3 = window.d3;
 
@@ -460,7 +463,9 @@ export function createRaft({ panelContainer, insertAfter, nodesElement, noticeEl
 
   function update() {
     const nowMs = performance.now();
-    const interval = RENDER_MIN_MS * Math.max(1, (lab.view?.nodes.length ?? 0) / 10);
+    // The frame clock may run this up to half a period early, to share a frame.
+    const interval =
+      RENDER_MIN_MS * Math.max(1, (lab.view?.nodes.length ?? 0) / 10) - 500 / TIMER_UPDATES_PER_S;
     if (dirty && nowMs - lastRenderMs >= interval) {
       dirty = false;
       lastRenderMs = nowMs;
@@ -614,5 +619,12 @@ export function createRaft({ panelContainer, insertAfter, nodesElement, noticeEl
     if (connection === "connected") loadSnapshot();
   });
   loadSnapshot();
-  setInterval(update, 1000 / TIMER_UPDATES_PER_S);
+  // On the page's frame clock rather than a timer of its own: the rows and
+  // timer bars then change in the frames the dots and the timeline paint
+  // anyway, instead of costing the page four more frames a second.
+  const painter = createPainter(() => {
+    update();
+    painter.request();
+  }, () => 1000 / TIMER_UPDATES_PER_S);
+  painter.request();
 }

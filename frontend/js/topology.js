@@ -13,9 +13,10 @@
  *
  * Why dots are sampled but messages are not: a busy cluster sends thousands
  * of messages per second, far more than anyone can follow or a frame can draw.
- * At most MAX_DOTS_IN_FLIGHT dots are drawn, on a canvas layer (dots.js)
- * repainted at most DOT_FRAMES_PER_S_MAX times a second (no per-event DOM
- * work); every hop is still counted, and the link widths show the full traffic.
+ * At most MAX_DOTS_IN_FLIGHT dots are drawn (MAX_DOTS_PER_LINK per link), on
+ * a canvas layer (dots.js) repainted at most DOT_FRAMES_PER_S_MAX times a
+ * second, fewer when the layer is crowded (no per-event DOM work); every hop
+ * is still counted, and the link widths show the full traffic.
  *
  * Why the animation loop stops: a requestAnimationFrame loop that runs while
  * nothing moves still wakes the page 60 times a second, and in headless
@@ -28,8 +29,8 @@
 import { lab, subscribe, publish, rttsOf, formatRtt } from "./state.js";
 import { createDotLayer } from "./dots.js";
 import { onLiveHop, onLiveHopLost } from "./live_hops.js";
-import { createPainter } from "./frame_clock.js";
-import { attrs, texts } from "./dom_write.js";
+import { clockCounts, createPainter } from "./frame_clock.js";
+import { attrs, setText, texts } from "./dom_write.js";
 import { KIND_COLOURS, KIND_TEXT } from "./kinds.js";
 
 const d3 = window.d3;
@@ -37,6 +38,9 @@ const d3 = window.d3;
 // Drawing limits. More dots than this is a grey blur on a projector and
 // starts to cost frames; everything beyond it is counted, not drawn.
 export const MAX_DOTS_IN_FLIGHT = 400;
+// ...and at most this many per link (both directions): three nodes' three
+// links with 400 dots were solid bars, not dots, and every dot costs each frame.
+export const MAX_DOTS_PER_LINK = 40;
 // Loopback flights take well under 1 ms; below this a dot is invisible.
 export const MIN_DOT_MS = 350;
 // A hop slowed by a huge injected delay still leaves the screen eventually.
@@ -45,6 +49,8 @@ export const MAX_DOT_MS = 20_000;
 // heavy load the drawn sample is spread out instead of arriving in waves
 // whenever the in-flight cap frees up. A burst may use this many at once.
 const DOT_BURST = 40;
+// The legend says "1 dot ≈ N messages" from this ratio of hops to dots drawn.
+const SAMPLE_NOTE_FROM = 1.5;
 // How long a node's red ring shows after it dropped a message.
 const DROP_FLASH_MS = 600;
 // Dots are repainted at most this often. 24 frames a second still reads as
@@ -52,6 +58,16 @@ const DROP_FLASH_MS = 600;
 // GPU (measured: ~0.4 of a core at 60 fps in headless Chromium), CPU taken
 // from the node processes the page is watching.
 const DOT_FRAMES_PER_S_MAX = 24;
+// A crowded layer is repainted less often, down to this: when hundreds of dots
+// fly no single one can be followed anyway, the stream still moves at its real
+// pace, and a busy cluster is exactly when the page's CPU is most missed
+// (Raft benchmark, 64 clients: 12 instead of 24 frames a second saved the
+// browser 0.06-0.1 of a core).
+const DOT_FRAMES_PER_S_BUSY = 12;
+// Shares of the layer's capacity (dotCapacity) from which the frame rate
+// falls, and at which it is lowest.
+const DOTS_CALM_SHARE = 0.15;
+const DOTS_CROWDED_SHARE = 0.6;
 // Link widths show traffic over this window, and are redrawn this often.
 const LINK_RATE_WINDOW_MS = 1000;
 
@@ -64,6 +80,8 @@ const VIEW_H = 800;
 const LAYOUT_RADIUS = 300;
 // Both directions of a link share one line; each travels on its own side.
 const LANE_OFFSET = 7;
+// A dot's radius and outline reach this far beyond its lane (dots.js).
+const DOT_MARGIN = 10;
 
 // Colour-blind-safe colours for the message kinds we know (kinds.js); new
 // kinds (routing, files...) take the next colour of d3's Tableau palette.
@@ -110,11 +128,11 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
   const dots = createDotLayer(dotsElement, {
     viewWidth: VIEW_W,
     viewHeight: VIEW_H,
-    maxInFlight: MAX_DOTS_IN_FLIGHT,
   });
 
   let positions = new Map();
   let nodeRadius = 40;
+  let dotCapacity = MAX_DOTS_IN_FLIGHT; // fewer for a few links (MAX_DOTS_PER_LINK)
   let dense = false;
   let slowMotion = 1;
 
@@ -126,10 +144,12 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
     hopsUnmatched: 0,
     dotsInFlight: 0,
     frames: 0, // animation frames drawn: a page that cannot keep up draws few
+    framePeriodMs: Math.round(1000 / DOT_FRAMES_PER_S_MAX), // the dots' current pace (crowding slows it)
     msgsReceived: 0, // every MsgReceived (hop delivered), drawn or not
     msgsDropped: 0, // every MsgDropped
   };
   lab.topology = counts;
+  lab.frameClock = clockCounts; // the page's frames, whoever paints in them
 
   const kindColours = new Map(Object.entries(KNOWN_KIND_COLOURS));
   const spareColours = d3.schemeTableau10.filter(
@@ -153,7 +173,7 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
   let dotBudget = DOT_BURST;
   let budgetAtMs = performance.now();
   function refillBudget(nowMs) {
-    const perMs = MAX_DOTS_IN_FLIGHT / (MIN_DOT_MS * slowMotion);
+    const perMs = dotCapacity / (MIN_DOT_MS * slowMotion);
     dotBudget = Math.min(DOT_BURST, dotBudget + (nowMs - budgetAtMs) * perMs);
     budgetAtMs = nowMs;
   }
@@ -163,7 +183,7 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
     if (!kindsSeen.has(kind)) colourOf(kind);
     refillBudget(nowMs);
     // most hops of a busy cluster are counted here, before any other work
-    if (!dots.hasRoom() || dotBudget < 1) {
+    if (dots.inFlight >= dotCapacity || dotBudget < 1) {
       counts.dotsSampledOut++;
       return;
     }
@@ -215,6 +235,18 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
     }
   }
 
+  /** Dots fly between node centres (on a lane beside the link): shrink their canvas to that. */
+  function fitDotsToNodes() {
+    if (positions.size === 0) return;
+    const xs = [...positions.values()].map((p) => p.x);
+    const ys = [...positions.values()].map((p) => p.y);
+    const margin = LANE_OFFSET + DOT_MARGIN;
+    dots.setBounds(
+      Math.min(...xs) - margin, Math.min(...ys) - margin,
+      Math.max(...xs) + margin, Math.max(...ys) + margin,
+    );
+  }
+
   // ---- nodes and links, re-joined only when the view changes ----
   function renderView(view) {
     const ids = view.nodes.map((n) => n.id).sort(byNodeId);
@@ -224,9 +256,12 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
       positions = circleLayout(ids);
       nodeRadius = nodeRadiusFor(ids.length);
       dots.forgetAll(); // dots of the old layout would fly to stale places
+      fitDotsToNodes();
     }
     const stateOf = new Map(view.nodes.map((n) => [n.id, n.state]));
     const links = (view.links ?? []).filter((l) => positions.has(l.a) && positions.has(l.b));
+    const perLinks = MAX_DOTS_PER_LINK * links.length;
+    dotCapacity = Math.max(MAX_DOTS_PER_LINK, Math.min(MAX_DOTS_IN_FLIGHT, perLinks));
     if (dense !== links.length > DENSE_LINKS) {
       dense = links.length > DENSE_LINKS;
       d3.select(linksElement).classed("dense", dense);
@@ -320,6 +355,28 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
       });
   }
 
+  // "1 dot ≈ N messages" while dots are a sample: a student counting dots
+  // must know that one stands for many. Its own element, so that a new kind
+  // (which rewrites the legend) keeps it, and written only when N changes.
+  const sampleNote = document.createElement("span");
+  sampleNote.className = "legend-sample";
+  sampleNote.dataset.testid = "dots-sample-note";
+  sampleNote.hidden = true;
+  let hopsAtLastNote = 0;
+  let dotsAtLastNote = 0;
+
+  function renderSampleNote() {
+    const hops = counts.hopsJoined - hopsAtLastNote;
+    const drawn = counts.dotsDrawn - dotsAtLastNote;
+    hopsAtLastNote = counts.hopsJoined;
+    dotsAtLastNote = counts.dotsDrawn;
+    // Two significant digits at most: the ratio drifts, the note should not flicker.
+    const ratio = drawn > 0 ? Number((hops / drawn).toPrecision(2)) : 0;
+    const sampled = ratio >= SAMPLE_NOTE_FROM;
+    sampleNote.hidden = !sampled;
+    if (sampled) setText(sampleNote, `1 dot ≈ ${ratio} messages`);
+  }
+
   function renderLegend() {
     legendDirty = false;
     const states = NODE_STATES.map(
@@ -333,6 +390,7 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
       `<span class="legend-title">nodes</span>${states.join("")}` +
       `<span class="legend-item"><svg width="34" height="12"><line class="link link-cut" x1="2" y1="6" x2="32" y2="6"/></svg>link down</span>` +
       (kinds.length ? `<span class="legend-title">messages</span>${kinds.join("")}` : "");
+    legendElement.append(sampleNote);
   }
 
   function renderDropFlashes(nowMs) {
@@ -345,7 +403,15 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
 
   // Dots are painted by the page's frame clock, which lets the timeline
   // repaint in the same frames (frame_clock.js).
-  const painter = createPainter(frame, () => 1000 / DOT_FRAMES_PER_S_MAX);
+  const painter = createPainter(frame, dotFramePeriodMs);
+
+  /** 24 frames a second for a few dots, falling evenly to 12 for a crowded layer. */
+  function dotFramePeriodMs() {
+    const crowding =
+      (dots.inFlight / dotCapacity - DOTS_CALM_SHARE) / (DOTS_CROWDED_SHARE - DOTS_CALM_SHARE);
+    const busy = Math.min(1, Math.max(0, crowding));
+    return 1000 / (DOT_FRAMES_PER_S_MAX - busy * (DOT_FRAMES_PER_S_MAX - DOT_FRAMES_PER_S_BUSY));
+  }
 
   /** Ask for the next dots frame if anything moves (the clock sleeps until it is due). */
   function wake() {
@@ -357,6 +423,7 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
     counts.frames++;
     dots.draw(nowMs);
     counts.dotsInFlight = dots.inFlight;
+    counts.framePeriodMs = Math.round(dotFramePeriodMs());
     drawnSinceIdle = dots.inFlight > 0;
     renderDropFlashes(nowMs);
     wake();
@@ -364,6 +431,7 @@ export function createTopology({ linksElement, dotsElement, nodesElement, legend
 
   function housekeeping() {
     renderLinkRates(performance.now());
+    renderSampleNote();
   }
 
   subscribe("view", renderView);

@@ -132,6 +132,82 @@ def test_a_write_through_a_follower_is_followed_to_the_leader(
     assert "forwards a client's write" in (kv_forward.get_attribute("title") or "")
 
 
+def test_rows_keep_their_height_whatever_their_log_shows(page: Page, run_py: RunPy) -> None:
+    """Empty slots, boxes and a third "snap" line must not move what is below the rows.
+
+    Why: the rows are rewritten a few times a second under load; a row that
+    changed height moved everything under it, and the browser repainted the
+    whole side panel each time (docs/dashboard.md, rendering cost).
+    """
+    wait_for_one_leader(page)
+    heights = page.evaluate(
+        """() => {
+            const body = document.querySelector(".raft-row .raft-body");
+            const log = body.querySelector(".raft-log");
+            const commit = body.querySelector(".raft-commit");
+            const measure = () => body.getBoundingClientRect().height;
+            const saved = [log.innerHTML, commit.innerHTML];
+            const seen = [];
+            log.innerHTML = '<span class="entry slot"></span>'.repeat(16);
+            commit.innerHTML = "commit 1<br>applied 1";
+            seen.push(measure());
+            const box = '<span class="entry kind-normal committed" style="--term:#4e79a7">7</span>';
+            log.innerHTML = box.repeat(16);
+            commit.innerHTML = "commit 123456<br>applied 123456<br>snap 120000";
+            seen.push(measure());
+            const old = '<span class="entry unseen">·</span><span class="entry snap"></span>';
+            log.innerHTML = old.repeat(8);
+            seen.push(measure());
+            [log.innerHTML, commit.innerHTML] = saved;
+            return seen;
+        }"""
+    )
+    assert heights[0] > 0
+    assert heights == [heights[0]] * 3, f"row heights {heights}"
+
+
+def test_the_dots_canvas_covers_the_nodes_not_the_whole_stage(page: Page) -> None:
+    """Without a GPU a frame costs per canvas pixel: the canvas spans only the dots' box."""
+    expect(page.locator('#topology [data-state="up"]')).to_have_count(5, timeout=UI_TIMEOUT_MS)
+    page.wait_for_function("() => window.clusterlab.topology.dotsDrawn > 0", timeout=UI_TIMEOUT_MS)
+    boxes = page.evaluate(
+        """() => {
+            const box = (e) => {
+                const r = e.getBoundingClientRect();
+                return [r.left, r.top, r.right, r.bottom];
+            };
+            return {
+                stage: box(document.querySelector(".topology-stage")),
+                canvas: box(document.querySelector("#dots")),
+                nodes: [...document.querySelectorAll("#topology g.node circle.body")].map(box),
+            };
+        }"""
+    )
+    sl, st, sr, sb = boxes["stage"]
+    cl, ct, cr, cb = boxes["canvas"]
+    assert (cr - cl) * (cb - ct) < 0.6 * (sr - sl) * (sb - st)
+    for nl, nt, nr, nb in boxes["nodes"]:
+        # every node's centre (where its dots start and end) is on the canvas
+        assert cl <= (nl + nr) / 2 <= cr and ct <= (nt + nb) / 2 <= cb
+
+
+def test_the_frame_clock_wakes_the_page_only_for_frames_it_paints(page: Page) -> None:
+    """Dots, timeline and Raft rows share frames; none is an empty one.
+
+    Why: a painter that asked again from its paint scheduled a second frame
+    for the painters still to paint in the first one; a third of a busy
+    page's frames painted nothing and still cost a frame.
+    """
+    page.wait_for_function("() => window.clusterlab.topology.dotsDrawn > 0", timeout=UI_TIMEOUT_MS)
+    before = lab(page, "({...lab.frameClock})")
+    page.wait_for_timeout(3000)
+    after = lab(page, "({...lab.frameClock})")
+    frames = after["frames"] - before["frames"]
+    empty = after["emptyFrames"] - before["emptyFrames"]
+    assert frames >= 10, f"only {frames} frames in 3 s"
+    assert empty <= 0.1 * frames, f"{empty} of {frames} frames painted nothing"
+
+
 def test_killing_the_leader_from_the_page_shows_a_new_leader(page: Page, run_py: RunPy) -> None:
     old = wait_for_one_leader(page)
     unlock(page, run_py.token)
