@@ -230,11 +230,17 @@ def _page_step(
     duration_s: float,
     target: str,
     frontend_dir: Path | None = None,
+    page_role: str = "instructor",
 ) -> dict[str, Any]:
-    """One loaded step with the instructor's page open (from ``frontend_dir`` if given)."""
+    """One loaded step with a page open (from ``frontend_dir`` if given).
+
+    The instructor's page gets the full stream, the worst case; a viewer's
+    page (no token, what a student opens) gets the thinned one.
+    """
     page = open_dashboard(browser, run.url, NODES, frontend_dir)
     try:
-        unlock(page, run.token)  # the instructor's page: the full stream, the worst case
+        if page_role == "instructor":
+            unlock(page, run.token)
         return _leader_step(run, clients, duration_s, target)
     finally:
         page.close()
@@ -245,6 +251,7 @@ def dashboard_cost(
     duration_s: float,
     rounds: int = DEFAULT_DASHBOARD_ROUNDS,
     baseline_frontend: Path | None = None,
+    page_role: str = "instructor",
 ) -> dict[str, Any]:
     """Writes/s at 64 clients without and with a page, interleaved ``rounds`` times.
 
@@ -265,16 +272,20 @@ def dashboard_cost(
             def baseline_step(number: int = number) -> None:
                 progress(f"raft: dashboard round {number}/{rounds}: baseline page open")
                 with_baseline.append(
-                    _page_step(run, browser, clients, duration_s, "leader, baseline page open",
-                               baseline_frontend)
+                    _page_step(run, browser, clients, duration_s,
+                               f"leader, baseline {page_role} page open", baseline_frontend,
+                               page_role)
                 )
 
             # The cluster slows as its log grows: the baseline goes first in odd
             # rounds and last in even ones, so neither page always gets the later slot.
             if baseline_frontend is not None and number % 2 == 1:
                 baseline_step()
-            progress(f"raft: dashboard round {number}/{rounds}: page open")
-            with_page.append(_page_step(run, browser, clients, duration_s, "leader, page open"))
+            progress(f"raft: dashboard round {number}/{rounds}: {page_role} page open")
+            with_page.append(
+                _page_step(run, browser, clients, duration_s, f"leader, {page_role} page open",
+                           None, page_role)
+            )
             if baseline_frontend is not None and number % 2 == 0:
                 baseline_step()
     before = _median(without, "writes_per_s")
@@ -283,6 +294,7 @@ def dashboard_cost(
     result = {
         "clients": clients,
         "rounds": rounds,
+        "page_role": page_role,
         "how": "interleaved: no page, page open, no page, page open...; medians",
         "without_dashboard": without[0] if rounds == 1 else without,
         "with_dashboard": with_page[0] if rounds == 1 else with_page,
@@ -313,7 +325,10 @@ def dashboard_cost(
 
 
 def dashboard_only(
-    duration_s: float, rounds: int, baseline_frontend: Path | None = None
+    duration_s: float,
+    rounds: int,
+    baseline_frontend: Path | None = None,
+    page_role: str = "instructor",
 ) -> dict[str, Any]:
     """Just the dashboard's cost, on a fresh run (``--dashboard-only``)."""
     result: dict[str, Any] = {
@@ -335,7 +350,7 @@ def dashboard_only(
             run.wait_all_up()
             wait_leader(run)
             result["dashboard"] = _section(
-                dashboard_cost, run, duration_s, rounds, baseline_frontend
+                dashboard_cost, run, duration_s, rounds, baseline_frontend, page_role
             )
         finally:
             result["orphans_killed"] = run.stop()
@@ -520,10 +535,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="with --dashboard-only: also measure a page served from this copy of frontend/",
     )
+    parser.add_argument(
+        "--page-role",
+        choices=("instructor", "viewer"),
+        default="instructor",
+        help="with --dashboard-only: the instructor's page (full stream, the default) or a "
+        "viewer's (no token, thinned stream)",
+    )
     args = parser.parse_args(argv)
     rounds = min(max(1, args.dashboard_rounds), MAX_DASHBOARD_ROUNDS)
     if args.dashboard_only:
-        result = dashboard_only(args.duration_s, rounds, args.baseline_frontend)
+        result = dashboard_only(args.duration_s, rounds, args.baseline_frontend, args.page_role)
     elif args.quick:
         result = run_bench(2.0, args.clients, 2, with_dashboard=False)
     else:
