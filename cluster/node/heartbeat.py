@@ -31,7 +31,7 @@ class Heartbeats:
     async def run(self) -> None:
         node = self._node
         while True:
-            await node.clock.sleep(node.config.heartbeat_interval_ms)
+            await node.clock.sleep_tick(node.config.heartbeat_interval_ms)
             for peer in node.connected_peers():
                 node.send_link(peer, Heartbeat(wall_ms()))
 

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from cluster.config import NeighbourLink, NodeConfig
 from cluster.core.routing.forwarding import Deliver, Forward, ForwardingTable
-from cluster.node.clock import ScaledClock, wall_ms
+from cluster.node.clock import ScaledClock, sleep_to_grid, wall_ms
 from cluster.node.faults import FaultGate
 from cluster.node.link import OutgoingLink, Written
 from cluster.node.peer_server import PeerServer
@@ -209,7 +209,7 @@ class Node:
 
     async def report_counters(self) -> None:
         while True:
-            await asyncio.sleep(COUNTERS_INTERVAL_S)
+            await sleep_to_grid(COUNTERS_INTERVAL_S)  # with the other timers (clock.py)
             self.emit(self.counters_event())
 
     def counters_event(self) -> Counters:

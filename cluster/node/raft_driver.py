@@ -47,7 +47,7 @@ from cluster.core.raft import (
     Role,
     Snapshot,
 )
-from cluster.node.clock import wall_ms
+from cluster.node.clock import LazyTicker, sleep_to_grid, wall_ms
 from cluster.node.log_reporter import LogReporter
 from cluster.node.node import Node
 from cluster.node.raft_storage import RaftStorage
@@ -74,6 +74,8 @@ ENTRY_TEXT_CHARS = 24
 MAX_WAITING_PROPOSALS = 50_000
 # Linearizable reads waiting for a read index, and waits for an applied index.
 MAX_WAITING_READS = 4096
+# A ticker this many ticks behind its plan was stalled (clock.LazyTicker.catch_up).
+MAX_TICKS_LATE = 5
 # How often proposals past their deadline are failed. One sweep instead of a
 # timer per write: at thousands of writes a second the timers cost more.
 DEADLINE_SWEEP_S = 0.1
@@ -138,6 +140,15 @@ class RaftDriver:
         self._state_dirty = True
         self._last_state: tuple[Any, ...] | None = None
         self._apply_hooks: list[Callable[[Entry], None]] = []
+        self._ticker = LazyTicker(
+            node.clock,
+            tick_ms,
+            self._tick,
+            raft.ticks_until_due,
+            MAX_TICKS_LATE,
+            # hold-and-step: no timeout fires while delivery is held (hold.py)
+            frozen=lambda: node.timers_frozen,
+        )
         self._leader_hooks: list[Callable[[], None]] = []
         self._log_reporter = LogReporter(node.id, node.emit, entry_text)
         # Monotonic seconds of the last Raft message from each node, and since
@@ -153,8 +164,10 @@ class RaftDriver:
 
     def _on_message(self, env: Envelope) -> None:
         self._heard_s[env.src] = time.monotonic()
+        self.catch_up_ticks()
         self.raft.step(env.src, env.body)
         self._kick.set()
+        self._replan_ticks()
 
     def silence_s(self) -> dict[str, float]:
         """Seconds since this node last heard a Raft message from each other voter.
@@ -176,13 +189,17 @@ class RaftDriver:
     def propose(self, data: bytes, timeout_s: float) -> asyncio.Future[Committed]:
         """Propose a KV command; the future resolves when it is applied, or fails
         (ProposalFailed; ProposalTimeout after ``timeout_s``)."""
+        self.catch_up_ticks()
         return self._track(self.raft.propose(data), timeout_s)
 
     def propose_membership(
         self, action: str, node_id: str, timeout_s: float
     ) -> asyncio.Future[Committed]:
         """Thesis §4: add or remove one voter; resolves when the change is applied."""
-        return self._track(self.raft.propose_membership(action, node_id), timeout_s)
+        self.catch_up_ticks()
+        future = self._track(self.raft.propose_membership(action, node_id), timeout_s)
+        self._replan_ticks()
+        return future
 
     def _track(
         self, result: Proposed | NotLeader | Refused, timeout_s: float
@@ -208,6 +225,7 @@ class RaftDriver:
             future.set_exception(ProposalFailed("too many reads waiting", True))
             return future
         request_id = next(self._read_ids)
+        self.catch_up_ticks()
         result = self.raft.read_index(request_id)
         if isinstance(result, Accepted):
             self._reads[request_id] = future
@@ -242,12 +260,30 @@ class RaftDriver:
     # -- background tasks -----------------------------------------------------
 
     async def run_ticks(self) -> None:
-        while True:
-            await self.node.clock.sleep(self.tick_ms)
-            if self.node.timers_frozen:
-                continue  # hold-and-step: no timeout fires while delivery is held (hold.py)
-            self.raft.tick()
+        """Tick the core every ``tick_ms × time_scale``, waking only when a tick matters.
+
+        Most ticks only count (an idle follower's election timer, a leader's
+        time to its next heartbeat), so the ticker (clock.LazyTicker) sleeps
+        through them and delivers them late, before any other input reaches
+        the core: an idle leader wakes once per heartbeat instead of every
+        10 ms, an idle follower hardly ever.
+        """
+        await self._ticker.run()
+
+    def catch_up_ticks(self) -> None:
+        """Deliver every tick due by now; called before any other input to the core."""
+        self._ticker.catch_up()
+
+    def _tick(self) -> None:
+        raft = self.raft
+        raft.tick()
+        # Most ticks change nothing to persist or send; waking the Ready loop
+        # for them would cost a turn of the event loop each.
+        if raft.has_ready():
             self._kick.set()
+
+    def _replan_ticks(self) -> None:
+        self._ticker.replan()
 
     async def run_ready(self) -> None:
         """The Ready loop: persist → fsync → send → apply → answer reads → advance."""
@@ -256,6 +292,7 @@ class RaftDriver:
         while True:
             await self._kick.wait()
             self._kick.clear()
+            self.catch_up_ticks()
             while raft.has_ready():
                 rd = raft.ready()
                 if rd.must_sync:
@@ -267,13 +304,15 @@ class RaftDriver:
                 raft.advance(rd)
                 if raft.compaction_due:
                     self._compact()
+                self.catch_up_ticks()  # the fsync took time: the ticks due in it come first
+            self._replan_ticks()  # e.g. a new leader heartbeats within 3 ticks
 
     async def run_deadlines(self) -> None:
         """Fail proposals still waiting at their deadline (their outcome is unknown)."""
         loop = asyncio.get_running_loop()
         deadlines = self._deadlines
         while True:
-            await asyncio.sleep(DEADLINE_SWEEP_S)
+            await sleep_to_grid(DEADLINE_SWEEP_S)
             now_s = loop.time()
             while deadlines and deadlines[0][0] <= now_s:
                 _, index, future = heapq.heappop(deadlines)
@@ -286,7 +325,8 @@ class RaftDriver:
     async def run_reports(self) -> None:
         """RaftState telemetry at most every STATE_REPORT_INTERVAL_MS when something changed."""
         while True:
-            await asyncio.sleep(STATE_REPORT_INTERVAL_MS / 1000.0)
+            await sleep_to_grid(STATE_REPORT_INTERVAL_MS / 1000.0)
+            self.catch_up_ticks()  # the election timer the page shows is current
             self._report_state(force=False)
 
     def close(self) -> None:

@@ -20,7 +20,6 @@ the transport reports a lost TCP connection (a killed process) at once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import random
@@ -29,7 +28,7 @@ from typing import Any
 from cluster.core.routing.distance_vector import DistanceVectorConfig, DistanceVectorRouter
 from cluster.core.routing.linkstate import LinkStateConfig, LinkStateRouter
 from cluster.core.routing.protocol import RoutingOutput, RoutingProtocol
-from cluster.node.clock import wall_ms
+from cluster.node.clock import LazyTicker, wall_ms
 from cluster.node.node import Node
 from cluster.schema.messages import Envelope
 from cluster.schema.routing import DistanceVector, LinkStateAdvert, RoutingHello
@@ -117,26 +116,30 @@ class Routing:
         self.core = make_core(node)
         self.algorithm = ALGORITHMS.get(node.config.routing, node.config.routing)
         self.converged = False
-        self.ticks = 0
+        self._ticker = LazyTicker(
+            node.clock,
+            node.config.routing_tick_ms,
+            lambda: self._apply(self.core.tick()),
+            self.core.ticks_until_due,
+            MAX_TICKS_BEHIND,
+        )
         for message_type in (RoutingHello, LinkStateAdvert, DistanceVector):
             node.on(message_type, self._on_message)
         node.watch_links(self._on_link)
 
     async def run(self) -> None:
-        """Tick the core every ``tick_ms`` of scaled time, until cancelled."""
-        loop = asyncio.get_running_loop()
-        clock = self._node.clock
-        tick_ms = self._node.config.routing_tick_ms
-        next_s = loop.time()
-        while True:
-            tick_s = clock.scaled_s(tick_ms)
-            next_s += tick_s
-            delay_s = next_s - loop.time()
-            if delay_s < -MAX_TICKS_BEHIND * tick_s:
-                next_s = loop.time()  # skip what was missed during a stall
-            await asyncio.sleep(max(0.0, delay_s))
-            self.ticks += 1
-            self._apply(self.core.tick())
+        """Tick the core every ``tick_ms`` of scaled time, until cancelled.
+
+        The core says how many ticks only count (``ticks_until_due``): the
+        ticker (clock.LazyTicker) sleeps through them, so an idle node wakes
+        for its hellos and timers, not every 10 ms. The skipped ticks are
+        delivered before any message or link change reaches the core.
+        """
+        await self._ticker.run()
+
+    @property
+    def ticks(self) -> int:
+        return self._ticker.ticks
 
     # -- inputs --------------------------------------------------------------
 
@@ -145,9 +148,16 @@ class Routing:
         if env.src not in self._node.neighbours:
             self._node.counters["routing_not_neighbour"] += 1
             return
+        self._ticker.catch_up()
         self._apply(self.core.step(env.src, env.body))
+        self._ticker.replan()
 
     def _on_link(self, peer: str, change: str) -> None:
+        self._ticker.catch_up()
+        self._on_link_change(peer, change)
+        self._ticker.replan()
+
+    def _on_link_change(self, peer: str, change: str) -> None:
         neighbours = self._node.neighbours
         if change in ("added", "cost") and peer in neighbours:
             self._apply(self.core.set_link(peer, neighbours[peer].cost))
@@ -181,6 +191,7 @@ class Routing:
 
     def status(self) -> dict[str, Any]:
         """What GET /status shows of routing."""
+        self._ticker.catch_up()
         return {
             "algorithm": self.algorithm,
             "converged": self.converged,

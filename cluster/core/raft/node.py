@@ -105,6 +105,26 @@ class RaftNode:
             s.heartbeat_elapsed = 0
             heartbeat(s)
 
+    def ticks_until_due(self) -> int:
+        """How many ticks until the first one that may do more than count (at least 1).
+
+        The ticks before it only advance counters, so a shell may skip waking
+        up for them and deliver them late, in a burst, provided it delivers
+        every tick that is due before any other input (``step``, ``propose``,
+        ``ready``...): then the node sees the same sequence as when ticked
+        on time.
+        """
+        s = self._s
+        if s.role is not Role.LEADER:
+            return max(1, s.randomized_timeout - s.election_elapsed)
+        return max(
+            1,
+            min(
+                s.cfg.heartbeat_interval_ticks - s.heartbeat_elapsed,
+                s.cfg.election_timeout_min_ticks - s.election_elapsed,
+            ),
+        )
+
     def step(self, from_node: str, message: Any) -> None:
         """Handle a Raft message from ``from_node``. Malformed input is counted, never raised."""
         step(self._s, from_node, message)

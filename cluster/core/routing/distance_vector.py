@@ -124,6 +124,10 @@ class DistanceVectorRouter:
     def table(self) -> ForwardingTable:
         return self._table
 
+    def ticks_until_due(self) -> int:
+        # Not worked out for distance-vector (not the default protocol): tick every time.
+        return 1
+
     @property
     def rejected_total(self) -> int:
         return self._rejected_total

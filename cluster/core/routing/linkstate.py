@@ -184,6 +184,41 @@ class LinkStateRouter:
             self._own_dirty = True
         return self._finish()
 
+    def ticks_until_due(self) -> int:
+        """How many ticks until the first one that may do more than count (see protocol.py).
+
+        Every timer ``tick`` and ``_finish`` consult, as ticks from now: the
+        next hello and refresh, a neighbour's dead interval, an LSA's
+        expiry, a held-back origination or SPF run, and the flip to
+        converged. Anything else pending (``_sends``, notes) was handed out
+        by the last call.
+        """
+        cfg = self._config
+        now = self._now_ticks
+        due = min(self._next_hello_tick, self._next_refresh_tick) - now
+        for nb in self._neighbours.values():
+            if nb.up:
+                if nb.last_heard_tick is None:
+                    return 1
+                due = min(due, nb.last_heard_tick + cfg.dead_interval_ticks + 1 - now)
+        for origin, stored in self._db.items():
+            if origin != self._node:
+                due = min(due, cfg.lsa_max_age_ticks - stored.age_ticks)
+        if self._own_dirty:
+            last = self._last_origination_tick
+            if self._bad_news or last is None:
+                return 1
+            due = min(due, last + cfg.min_lsa_interval_ticks - now)
+        if self._own_links_changed:
+            return 1
+        if self._db_dirty:
+            if self._last_spf_tick is None:
+                return 1
+            due = min(due, self._last_spf_tick + cfg.spf_interval_ticks - now)
+        if now - self._last_change_tick < cfg.converged_after_ticks:
+            due = min(due, self._last_change_tick + cfg.converged_after_ticks - now)
+        return max(1, due)
+
     def step(self, frm: str, msg: object) -> RoutingOutput:
         if frm not in self._neighbours:
             self._reject(f"message from {frm!r}, which is not a neighbour")
@@ -325,9 +360,7 @@ class LinkStateRouter:
             self._db_dirty = True
         self._db[lsa.origin] = _Stored(lsa, age_ticks)
 
-    def _flood(
-        self, stored: _Stored, exclude: str | None, skip: Iterable[str] = ()
-    ) -> None:
+    def _flood(self, stored: _Stored, exclude: str | None, skip: Iterable[str] = ()) -> None:
         skipped = set(skip)
         for peer, nb in self._neighbours.items():
             if nb.up and peer != exclude and peer not in skipped:

@@ -71,6 +71,14 @@ class RoutingProtocol(Protocol):
         """One unit of time passed (the shell calls it every ``tick_ms × time_scale``)."""
         ...
 
+    def ticks_until_due(self) -> int:
+        """How many ticks until the first one that may do more than count (at least 1).
+
+        A shell may deliver the ticks before it late, in a burst, as long as
+        every tick due is delivered before any other input.
+        """
+        ...
+
     def step(self, frm: str, msg: object) -> RoutingOutput:
         """A routing message arrived from neighbour ``frm``; bad ones are counted and dropped."""
         ...
