@@ -21,11 +21,19 @@ from different nodes in different batches, either one first. The first
 event seen of a message decides for all of them, and keeps a reservation
 for its other half, so a kept message arrives whole and the cap still holds.
 
+Which messages are kept must not depend on where they sit in a batch. The
+nodes' periodic timers share a grid (cluster/node/clock.py), so the same
+kinds arrive in the same order every tick: a first-come cap would spend
+the budget on the Raft heartbeats and hellos at the front and never show a
+student the link heartbeats at the back. Each batch's budget is instead
+spread evenly over its new messages (every k-th, from a random start).
+
 Pure logic: the caller passes the time in (the hub's fan-out tick).
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from cluster.schema.telemetry import SEQ_INDEX, SRC_INDEX, WireEvent
@@ -63,6 +71,7 @@ class TrafficSampler:
         events_per_s: float = VIEWER_TRAFFIC_EVENTS_PER_S,
         burst_events: float = VIEWER_TRAFFIC_BURST_EVENTS,
         remembered_limit: int = REMEMBERED_MESSAGES_LIMIT,
+        rng: random.Random | None = None,
     ) -> None:
         if events_per_s <= 0 or burst_events < 1 + _OTHER_HALF_EVENTS:
             raise ValueError("the cap must admit at least one whole hop")
@@ -71,6 +80,11 @@ class TrafficSampler:
         self._generation_limit = max(1, remembered_limit // 2)
         self._tokens = burst_events
         self._last_s: float | None = None
+        self._rng = rng or random.Random()
+        # This batch's share of new messages to keep, and the credit that
+        # picks every k-th of them (see the module docstring).
+        self._share = 1.0
+        self._credit = 0.0
         # Two generations: lookups try both, and when the newer is full the
         # older is dropped whole. Bounded, O(1), nothing scanned.
         self._verdicts: dict[_Key, int] = {}
@@ -81,6 +95,7 @@ class TrafficSampler:
     def thin(self, events: list[WireEvent], now_s: float) -> tuple[list[WireEvent], int]:
         """The events a viewer gets, in order, and how many traffic events were left out."""
         self._refill(now_s)
+        self._plan(events)
         kept: list[WireEvent] = []
         kept_traffic = left_out = 0
         for event in events:
@@ -105,12 +120,27 @@ class TrafficSampler:
             self._tokens = min(self._burst_events, self._tokens + earned)
         self._last_s = now_s if self._last_s is None else max(self._last_s, now_s)
 
+    def _plan(self, events: list[WireEvent]) -> None:
+        """Spread what the budget affords evenly over the batch's new messages."""
+        new: set[_Key] = set()
+        verdicts, older = self._verdicts, self._older
+        for event in events:
+            if type(event) is list:
+                key = (event[SRC_INDEX], event[SEQ_INDEX])
+                if key not in verdicts and key not in older:
+                    new.add(key)
+        affordable = self._tokens // (1 + _OTHER_HALF_EVENTS)
+        self._share = min(1.0, affordable / len(new)) if new else 1.0
+        self._credit = self._rng.random()  # a random start: no kind always first in line
+
     def _admit(self, key: _Key) -> bool:
         verdict = self._verdicts.get(key)
         if verdict is None:
             verdict = self._older.get(key)
         if verdict is None:  # the first event of this message decides
-            if self._tokens >= 1 + _OTHER_HALF_EVENTS:
+            self._credit += self._share
+            if self._credit >= 1.0 and self._tokens >= 1 + _OTHER_HALF_EVENTS:
+                self._credit -= 1.0
                 self._tokens -= 1 + _OTHER_HALF_EVENTS
                 self._remember(key, _OTHER_HALF_EVENTS)
                 return True

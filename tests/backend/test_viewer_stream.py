@@ -7,7 +7,9 @@ real hub: real Socket.IO test clients, telemetry as real frames over TCP.
 
 from __future__ import annotations
 
+import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -98,6 +100,24 @@ def test_above_the_cap_traffic_is_capped_whole_hops_kept_and_state_never_lost() 
     assert 0.35 < len(first_half) / len(traffic) < 0.65
     assert left_out_total + len(traffic) == 2 * seq - 100  # everything counted once
     assert (sampler.kept_total, sampler.left_out_total) == (len(traffic), left_out_total)
+
+
+def test_the_sample_does_not_depend_on_where_a_message_sits_in_the_batch() -> None:
+    # The nodes' timers share a grid, so every tick brings the same kinds in
+    # the same order: 40 hellos first, then 10 heartbeats. A first-come cap
+    # would keep only hellos; the sample must show both, about 4 to 1.
+    sampler = TrafficSampler(rng=random.Random(1))
+    kinds: Counter[str] = Counter()
+    seq = 0
+    for tick in range(100):
+        batch: list[WireEvent] = []
+        for kind in ["Hello"] * 40 + ["Heartbeat"] * 10:
+            batch.append(msg_sent_row("n1", 1.0, "n1", "n2", seq, kind, "n2", 48, ""))
+            seq += 1
+        kept, _ = sampler.thin(batch, tick * TICK_S)
+        kinds.update(e["kind"] for e in expand_wire_events(kept, TRAFFIC_ROW_FIELDS))
+    assert sum(kinds.values()) >= 0.8 * CAP_PER_S * 100 * TICK_S / 2  # one half of each hop
+    assert 0.12 < kinds["Heartbeat"] / sum(kinds.values()) < 0.28
 
 
 def test_a_receive_seen_before_its_send_decides_for_both() -> None:
