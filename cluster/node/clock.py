@@ -12,6 +12,11 @@ a wakeup at the next multiple of the period on the loop clock, not a period
 after the last one. Timers with the same or commensurate periods (Raft's
 10 ms tick, routing's tick, the 100 ms reports) then fire in one turn of the
 event loop instead of one each, and an idle node wakes a third as often.
+Each process has its own phase on the grid (``GRID_PHASE_S``): the loop
+clock is the machine's monotonic clock, shared by every node, and without a
+phase all five nodes would send their hellos and heartbeats in the same
+millisecond, queue for two cores together and measure each other's RTT
+through that queue.
 Sleeps are a bare future and a timer handle, not ``asyncio.wait_for``, which
 on Python 3.11 creates a task per call: at 100 ticks a second that was a
 visible part of an idle node's CPU.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 from collections.abc import Callable
 
@@ -33,9 +39,13 @@ def wall_ms() -> float:
     return time.time() * 1000.0
 
 
-def grid_time_s(now_s: float, period_s: float) -> float:
-    """The first multiple of ``period_s`` after ``now_s``."""
-    return (math.floor(now_s / period_s) + 1) * period_s
+# This process's offset from the machine-wide grid (see the module docstring).
+GRID_PHASE_S = random.random()
+
+
+def grid_time_s(now_s: float, period_s: float, phase_s: float = GRID_PHASE_S) -> float:
+    """The first multiple of ``period_s`` (shifted by ``phase_s``) after ``now_s``."""
+    return (math.floor((now_s - phase_s) / period_s) + 1) * period_s + phase_s
 
 
 async def sleep_until(when_s: float) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cluster.node.backoff import Backoff
-from cluster.node.clock import wall_ms
+from cluster.node.clock import sleep_to_grid, wall_ms
 from cluster.node.framing import read_frame
 from cluster.schema.codec import FrameError, encode_frame
 from cluster.schema.control import decode_command
@@ -138,7 +138,9 @@ class Telemetry:
         commands = asyncio.create_task(self._read_commands(reader))
         try:
             while not commands.done():
-                await asyncio.wait({commands}, timeout=self._flush_s)
+                # On the node's timer grid (clock.py): flushes share a wakeup
+                # with the ticks, and no waiter is built around the task each time.
+                await sleep_to_grid(self._flush_s)
                 self.flush(writer)
         finally:
             commands.cancel()
