@@ -499,8 +499,8 @@ def decode_wire_batch(body: bytes) -> WireBatch:
 def expand_wire_events(
     events: list[WireEvent], row_fields: dict[str, list[str]] | dict[str, tuple[str, ...]]
 ) -> list[dict[str, Any]]:
-    """A browser batch's events as dicts (tests and the viewers' benchmark client;
-    the page does the same in frontend/js/state.js)."""
+    """A browser batch's events as dicts, for tests (the page does the same in
+    frontend/js/state.js; bench/viewer_client.py reads rows as they are)."""
     out: list[dict[str, Any]] = []
     for e in events:
         if isinstance(e, dict):
