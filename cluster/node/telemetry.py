@@ -2,9 +2,11 @@
 
 The cluster's own work always comes first (DESIGN.md, Telemetry): ``emit``
 only appends to a bounded buffer and never waits. A flusher sends the buffer
-every ``telemetry_flush_ms`` as one frame. When the buffer is full, the hub is
-absent, or the hub's socket has too many unsent bytes, events are dropped and
-a lifetime drop count grows; every batch carries that count, so the dashboard
+every ``telemetry_flush_ms`` as one frame. When the buffer is full, events are
+dropped; while the hub is absent they wait in the buffer; when the hub's
+socket has too many unsent bytes, the traffic events are dropped and the state
+events (roles, snapshots, routes) wait for the next flush. Every drop grows a
+lifetime count; every batch carries that count, so the dashboard
 can say how much it did not see.
 
 Buffers are sized in time, not only in events: a traffic event (a message
@@ -52,9 +54,10 @@ MAX_BUFFERED_EVENTS = 20_000
 # than this when the node flushes cannot make it after the hub and the browser
 # have had their share, so it is dropped (and counted) here, where it is cheapest.
 MAX_SHEDDABLE_AGE_MS = 150.0
-# Unsent bytes on the hub's socket above which new batches are dropped instead
-# of written: about 250 ms of a busy node's telemetry (~50 bytes an event at
-# 5,000 events/s). More would only be seconds of lag queued in the kernel.
+# Unsent bytes on the hub's socket above which traffic events are dropped
+# instead of written (state events wait): about 250 ms of a busy node's
+# telemetry (~50 bytes an event at 5,000 events/s). More would only be
+# seconds of lag queued in the kernel.
 MAX_HUB_WRITE_BUFFER_BYTES = 64 * 1024
 # Events per frame: keeps a frame far below the frame limit and one encode short.
 MAX_EVENTS_PER_BATCH = 5_000
@@ -94,7 +97,9 @@ class Telemetry:
 
     def emit(self, event: Any) -> None:
         """Queue an event for the hub; never blocks, drops when the buffer is full."""
-        if len(self._buffer) >= MAX_BUFFERED_EVENTS:
+        # A full buffer is mostly traffic waiting for an absent hub; a state
+        # event makes room by shedding the stale part of it first.
+        if len(self._buffer) >= MAX_BUFFERED_EVENTS and not self.shed_stale(wall_ms()):
             self.dropped_total += 1
             return
         self._buffer.append(TELEMETRY.to_list(event))
@@ -148,7 +153,26 @@ class Telemetry:
     def flush(self, writer: asyncio.StreamWriter) -> None:
         self.shed_stale(wall_ms())
         while self._buffer:
+            if writer.transport.get_write_buffer_size() > MAX_HUB_WRITE_BUFFER_BYTES:
+                self.hold_back()
+                return
             self._write_batch(writer, self._take(MAX_EVENTS_PER_BATCH))
+
+    def hold_back(self) -> int:
+        """The hub is behind: drop (and count) the traffic events, keep the rest
+        for the next flush; return how many were dropped.
+
+        A role change or a snapshot is seen once and the view needs every one,
+        while a message hop is one of thousands; only MAX_BUFFERED_EVENTS bounds
+        what waits.
+        """
+        buffer = self._buffer
+        shed_names = SHEDDABLE_EVENT_NAMES
+        kept = [r for r in buffer if r[0] not in shed_names]
+        dropped = len(buffer) - len(kept)
+        self._buffer = deque(kept)
+        self.dropped_total += dropped
+        return dropped
 
     def shed_stale(self, now_ms: float) -> int:
         """Drop (and count) traffic events older than MAX_SHEDDABLE_AGE_MS; return how many."""
@@ -173,9 +197,6 @@ class Telemetry:
         return [buffer.popleft() for _ in range(count)]
 
     def _write_batch(self, writer: asyncio.StreamWriter, rows: list[Row]) -> None:
-        if writer.transport.get_write_buffer_size() > MAX_HUB_WRITE_BUFFER_BYTES:
-            self.dropped_total += len(rows)
-            return
         body = encode_rows(self._node_id, self.dropped_total, rows)
         writer.write(encode_frame(self._secret, body))
 

@@ -421,16 +421,16 @@ def test_wipe_empties_the_data_directory_and_raft_catches_the_node_up(lab: Lab) 
     # Its log started empty and the leader's early entries are compacted
     # away, so it caught up from the leader's snapshot (§7).
     # The recorded history, filtered by type: the most recent events alone
-    # can miss it once the catch-up's own traffic has followed.
-    lines = requests.get(
-        f"{lab.url}/api/history", params={"types": "SnapshotSaved"}, timeout=HTTP_TIMEOUT_S
-    ).text.splitlines()
-    events = [json.loads(line) for line in lines if line.strip()]
-    installed = [
-        e for e in events
-        if e["type"] == "SnapshotSaved" and e["node"] == wiped and e["source"] == "leader"
-    ]  # fmt: skip
-    assert installed, "no snapshot from the leader reached the wiped node"
+    # can miss it once the catch-up's own traffic has followed. Polled: the
+    # node's /raft answers at once, its telemetry reaches the hub a flush later.
+    def installed() -> bool:
+        lines = requests.get(
+            f"{lab.url}/api/history", params={"types": "SnapshotSaved"}, timeout=HTTP_TIMEOUT_S
+        ).text.splitlines()
+        events = [json.loads(line) for line in lines if line.strip()]
+        return any(e["node"] == wiped and e["source"] == "leader" for e in events)
+
+    wait_for(installed, f"the leader's snapshot to reach {wiped} (SnapshotSaved in the history)")
 
 
 # -- link faults ----------------------------------------------------------------------

@@ -1,15 +1,23 @@
-"""The node drops stale traffic events at flush time, and counts them.
+"""The node drops stale traffic events at flush time, and counts them; state
+events are never lost to a slow hub.
 
 Why: under overload a node's buffer must turn into counted drops, not into
-seconds of lag the dashboard cannot see (cluster/node/telemetry.py).
+seconds of lag the dashboard cannot see (cluster/node/telemetry.py), while a
+role change or a snapshot is seen only once.
 """
 
 from __future__ import annotations
 
 import random
 
-from cluster.node.telemetry import MAX_SHEDDABLE_AGE_MS, Telemetry
-from cluster.schema.telemetry import MsgSent, RaftState
+from cluster.node.clock import wall_ms
+from cluster.node.telemetry import (
+    MAX_BUFFERED_EVENTS,
+    MAX_HUB_WRITE_BUFFER_BYTES,
+    MAX_SHEDDABLE_AGE_MS,
+    Telemetry,
+)
+from cluster.schema.telemetry import TELEMETRY, MsgSent, RaftState, SnapshotSaved
 
 NOW_MS = 1_000_000.0
 
@@ -58,3 +66,50 @@ def test_nothing_is_shed_while_the_oldest_event_is_fresh() -> None:
 def _zero(cls: type, name: str) -> object:
     kind = cls.__dataclass_fields__[name].type  # type: ignore[attr-defined]
     return {"str": "", "int": 0, "float": 0.0, "bool": False}.get(str(kind), "")
+
+
+class _Transport:
+    def __init__(self, unsent_bytes: int) -> None:
+        self.unsent_bytes = unsent_bytes
+
+    def get_write_buffer_size(self) -> int:
+        return self.unsent_bytes
+
+
+class _Writer:
+    def __init__(self, unsent_bytes: int) -> None:
+        self.transport = _Transport(unsent_bytes)
+        self.frames: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(data)
+
+
+def test_a_backed_up_hub_loses_traffic_but_state_events_wait_for_the_next_flush() -> None:
+    t = telemetry()
+    now_ms = wall_ms()
+    t.emit(sent(now_ms, 1))
+    t.emit(SnapshotSaved("n1", now_ms, 40, 2, 100, "leader"))
+    t.emit(sent(now_ms, 2))
+    writer = _Writer(MAX_HUB_WRITE_BUFFER_BYTES + 1)
+    t.flush(writer)  # type: ignore[arg-type]
+    assert writer.frames == []
+    assert t.dropped_total == 2
+    assert t.buffered() == 1
+
+    writer.transport.unsent_bytes = 0
+    t.flush(writer)  # type: ignore[arg-type]
+    assert len(writer.frames) == 1
+    assert t.buffered() == 0
+
+
+def test_a_full_buffer_makes_room_for_a_state_event_by_shedding_stale_traffic() -> None:
+    t = telemetry()
+    stale_ms = wall_ms() - MAX_SHEDDABLE_AGE_MS - 1
+    for seq in range(MAX_BUFFERED_EVENTS):
+        t.emit_row(TELEMETRY.to_list(sent(stale_ms, seq)))
+    t.emit_row(TELEMETRY.to_list(sent(wall_ms(), 0)))  # traffic into a full buffer: dropped
+    assert t.dropped_total == 1
+    t.emit(SnapshotSaved("n1", wall_ms(), 40, 2, 100, "leader"))
+    assert t.buffered() == 1
+    assert t.dropped_total == 1 + MAX_BUFFERED_EVENTS
