@@ -86,6 +86,16 @@ def open_dashboard(
     if frontend_dir is not None:
         serve_frontend_from(page, url, frontend_dir)
     page.goto(url)
+    wait_ready(page, nodes)
+    if frontend_dir is not None:
+        # Every module and style has loaded. An active route makes Chromium
+        # pause each later request for Playwright; measure without that.
+        page.unroute_all()
+    return page
+
+
+def wait_ready(page: Page, nodes: int) -> None:
+    """Until the page is connected over WebSocket and draws all ``nodes`` "up"."""
     page.wait_for_function(
         f"""() => {{
             const lab = window.clusterlab;
@@ -94,11 +104,6 @@ def open_dashboard(
         }}""",
         timeout=PAGE_READY_TIMEOUT_MS,
     )
-    if frontend_dir is not None:
-        # Every module and style has loaded. An active route makes Chromium
-        # pause each later request for Playwright; measure without that.
-        page.unroute_all()
-    return page
 
 
 def unlock(page: Page, token: str) -> str:

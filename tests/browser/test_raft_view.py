@@ -166,6 +166,42 @@ def test_rows_keep_their_height_whatever_their_log_shows(page: Page, run_py: Run
     assert heights == [heights[0]] * 3, f"row heights {heights}"
 
 
+def test_nothing_in_the_rows_is_costly_to_rasterise_or_composite(page: Page) -> None:
+    """Dashed boxes are square, and the timer's moving fill is not clipped by round corners.
+
+    Why (traced under load in headless Chromium, docs/dashboard.md): a dashed
+    border along rounded corners is drawn as a path, and rows of them cost a
+    tenth of a core of rasterising; a composited layer clipped by rounded
+    corners costs a render pass in every frame of the page.
+    """
+    wait_for_one_leader(page)
+    styles = page.evaluate(
+        """() => {
+            const log = document.querySelector(".raft-row .raft-log");
+            const saved = log.innerHTML;
+            log.innerHTML = '<span class="entry"></span><span class="entry slot"></span>'
+                + '<span class="entry unseen"></span><span class="entry committed"></span>';
+            const entries = [...log.children].map((e) => {
+                const s = getComputedStyle(e);
+                return [e.className, s.borderTopStyle, s.borderTopLeftRadius];
+            });
+            log.innerHTML = saved;
+            const timer = getComputedStyle(document.querySelector(".raft-timer"));
+            const fill = getComputedStyle(document.querySelector(".raft-timer-fill"));
+            return {
+                entries,
+                timer: [timer.overflow, timer.borderTopLeftRadius],
+                fill: fill.willChange,
+            };
+        }"""
+    )
+    for name, border, radius in styles["entries"]:
+        if border != "solid":
+            assert radius == "0px", f"a {border} border with round corners on .{name}"
+    if styles["fill"] == "transform":  # composited: no rounded clip around it
+        assert styles["timer"] == ["visible", "0px"], styles["timer"]
+
+
 def test_the_dots_canvas_covers_the_nodes_not_the_whole_stage(page: Page) -> None:
     """Without a GPU a frame costs per canvas pixel: the canvas spans only the dots' box."""
     expect(page.locator('#topology [data-state="up"]')).to_have_count(5, timeout=UI_TIMEOUT_MS)
