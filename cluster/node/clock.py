@@ -76,6 +76,9 @@ class ScaledClock:
         self._time_scale = time_scale
         # Sleepers to wake when the scale changes; each resolves to True then.
         self._sleepers: set[asyncio.Future[bool]] = set()
+        # The tickers counting in this clock's time (catch_up_tickers); a
+        # node makes one per core, once, so the list stays short.
+        self._tickers: list[LazyTicker] = []
 
     @property
     def time_scale(self) -> float:
@@ -90,6 +93,23 @@ class ScaledClock:
         sleepers, self._sleepers = self._sleepers, set()
         for waiter in sleepers:
             _wake(waiter, True)
+
+    def add_ticker(self, ticker: LazyTicker) -> None:
+        self._tickers.append(ticker)
+
+    def catch_up_tickers(self) -> None:
+        """Deliver every tick owed by now by each ticker on this clock.
+
+        Call it just before a ticker's ``frozen()`` changes. A lazy ticker
+        owes its core the ticks it slept through, and ``catch_up`` decides
+        by ``frozen()`` *at delivery* whether they reach the core: caught up
+        after a freeze they would be dropped, after a thaw the frozen ones
+        delivered. Caught up at the flip, each tick goes by the state it was
+        due in. Catching up is harmless for the other tickers: a core ticked
+        early sees the same sequence as one ticked on time.
+        """
+        for ticker in self._tickers:
+            ticker.catch_up()
 
     def scaled_s(self, interval_ms: float) -> float:
         return interval_ms * self._time_scale / 1000.0
@@ -151,7 +171,8 @@ class LazyTicker:
     reaches the core, so that the core sees exactly the sequence of ticks and
     inputs it would have seen when ticked on time; ``replan()`` after an
     input wakes the ticker sooner if the core now needs a tick sooner.
-    While ``frozen()`` the ticks pass without reaching the core (hold-and-step).
+    While ``frozen()`` the ticks pass without reaching the core (hold-and-step);
+    whoever flips it calls ``ScaledClock.catch_up_tickers()`` first.
     """
 
     def __init__(
@@ -169,6 +190,7 @@ class LazyTicker:
         self._due = due
         self._max_late_ticks = max_late_ticks
         self._frozen = frozen
+        clock.add_ticker(self)
         # Loop time of the next tick owed to the core; none before run().
         self._next_tick_s = math.inf
         self._wake_s = math.inf  # when the ticker means to wake

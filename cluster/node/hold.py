@@ -67,6 +67,11 @@ class HoldDelivery:
 
     def _on_set_hold(self, command: Any) -> None:
         assert isinstance(command, SetHold)
+        # The ticks Raft's lazy ticker still owes from before this moment
+        # were due with the clock in its old state: on hold they must reach
+        # the core (they ran before the clock stopped), on release they are
+        # dropped (the clock was stopped), not replayed in a burst.
+        self._node.clock.catch_up_tickers()
         self.queue.on = command.on
         self._node.timers_frozen = command.on
         if not command.on:

@@ -125,8 +125,33 @@ class DistanceVectorRouter:
         return self._table
 
     def ticks_until_due(self) -> int:
-        # Not worked out for distance-vector (not the default protocol): tick every time.
-        return 1
+        """How many ticks until the first one that may do more than count (see protocol.py).
+
+        Every deadline ``tick`` and ``_finish`` test, as ticks from now: the
+        periodic update (its random phase is already in ``_next_update_tick``),
+        each live route's timeout, each withdrawn route's garbage collection,
+        and the flip to converged. A route timeout and the garbage collection
+        fire on the first tick *past* their interval (the tests are ``>``),
+        hence the ``+ 1``; the update and the flip fire on the tick that
+        reaches theirs (``>=``). Garbage collection sends nothing, but it
+        changes what later updates say, so it counts as doing something.
+        Triggered updates, ``_changed`` and ``_sends`` need no timer: the
+        last call's ``_finish`` already sent or cleared them.
+        """
+        cfg = self._config
+        now = self._now_ticks
+        due_ticks = self._next_update_tick - now
+        for entry in self._routes.values():
+            if entry.withdrawn_tick is None:
+                deadline_tick = entry.updated_tick + cfg.route_timeout_ticks + 1
+            else:
+                deadline_tick = entry.withdrawn_tick + cfg.garbage_ticks + 1
+            due_ticks = min(due_ticks, deadline_tick - now)
+        if now - self._last_change_tick < cfg.converged_after_ticks:
+            due_ticks = min(due_ticks, self._last_change_tick + cfg.converged_after_ticks - now)
+        if self._changed or self._update_due or self._sends:
+            return 1  # never left pending by _finish; if it were, the next tick would act
+        return max(1, due_ticks)
 
     @property
     def rejected_total(self) -> int:
