@@ -127,6 +127,14 @@ def test_cutting_a_ring_link_reroutes_within_a_few_hello_intervals(
     # Generous for two busy cores; the bench reports the real figure.
     assert took_ms < 10 * HELLO_INTERVAL_MS
 
+    # n1 reroutes first; until n5 has run its own SPF, a probe for n2 bounces
+    # between n1 and n5 (a transient micro-loop, seen once on a busy machine).
+    wait_until(
+        lambda: ((table_of(cluster, "n5") or {}).get("n2") or {}).get("next_hop") == "n4",
+        CONVERGE_DEADLINE_S,
+        interval_s=0.01,
+        what="n5 to reach n2 via n4",
+    )
     result = trace(cluster, "n1", "n2", probe_id=7)
     assert result.reached and [h[0] for h in result.hops] == ["n1", "n5", "n4", "n3", "n2"]
     assert "n2" not in cluster.status_of("n1")["peers"]  # the TCP connections are gone too
