@@ -347,7 +347,8 @@ def test_oneway_a_leader_that_cannot_hear_steps_down_and_cannot_disturb(lab: Lab
 
     def caught_up() -> bool:
         state = lab.raft(old)
-        return bool(state) and state["commit_index"] >= committed["index"]  # type: ignore[index]
+        # applied, not only known committed: the read below is local
+        return bool(state) and state["last_applied"] >= committed["index"]  # type: ignore[index]
 
     wait_for(caught_up, f"{old} to catch up")
     assert lab.value_at(old, "oneway") == "written"
@@ -383,7 +384,8 @@ def test_pause_stops_heartbeats_and_resume_catches_up(lab: Lab) -> None:
             bool(state)
             and state["role"] == "follower"  # type: ignore[index]
             and state["leader"] == new  # type: ignore[index]
-            and state["commit_index"] >= committed["index"]  # type: ignore[index]
+            # applied, not only known committed: the read below is local
+            and state["last_applied"] >= committed["index"]  # type: ignore[index]
         )
 
     wait_for(follows, f"{old} to follow {new} and catch up")
