@@ -26,8 +26,23 @@
  * even sample beyond that, said on the status line), and the live view is
  * redrawn about ten times a second, in the frames the topology's dots paint
  * anyway (frame_clock.js), five when the window is crowded, less when a frame
- * is expensive, never while the panel is hidden. Hover finds the nearest drawn arrow and shows the
- * message's canonical text form, the one `text()` gives in cluster/schema.
+ * is expensive, never while the panel is hidden. Hover finds the nearest
+ * drawn arrow and shows the message's canonical text form, the one `text()`
+ * gives in cluster/schema.
+ *
+ * Why a live frame paints only a strip: without a GPU every redraw of up to
+ * MAX_ARROWS_DRAWN arrows is CPU taken from the cluster on the same machine.
+ * Between two live frames the picture only moves left, so a frame copies the
+ * painted pixels left and paints the thin strip of newest time (a few dozen
+ * arrows). For the copy to be exact the window's end is rounded to a whole
+ * device pixel, patterns start at their span's own start rather than at the
+ * window's edge, and the sample is chosen per hop, not per window
+ * (timeline_store.js). The whole window is painted again instead when the
+ * picture is not live, on the first frame, when the window, the canvas, the
+ * lanes, the sample's stride, the arrowheads or the line width changed, when
+ * the picture moved by nothing or by a whole plot, or when the store got
+ * something that belongs to the part already painted (a receive that came
+ * later than LIVE_LAG_MS, a drop, a role change): rare on a healthy cluster.
  */
 import { lab, subscribe, publish } from "./state.js";
 import { KIND_COLOURS } from "./kinds.js";
@@ -76,6 +91,22 @@ const LABEL_W = 46;
 const AXIS_H = 18;
 const RIGHT_PAD = 10;
 const HOVER_PX = 7;
+// How far (CSS px) a thing's pixels reach beyond its moment: a strip also
+// paints what lies this far outside it. An arrowhead or a line's width
+// around a hop; a drop's cross, a lost stub's 10 px; a mark's line; the
+// text of a role letter or an axis label, right of its moment.
+const HOP_REACH_PX = 10;
+const POINT_REACH_PX = 14;
+const MARK_REACH_PX = 3;
+const TEXT_REACH_PX = 80;
+// The furthest left of its moment anything from the store paints: a late
+// arrival later than this right of the painted edge leaves the painted pixels right.
+const LATE_REACH_PX = Math.max(HOP_REACH_PX, POINT_REACH_PX, MARK_REACH_PX);
+// checkScrolled(): a pixel may differ this much (of 255) in a channel. Skia
+// anti-aliases a path with many arrows by another method than a path with a
+// few, so a strip's edges and arrowheads can come out a shade lighter than the
+// same arrows painted with the whole window.
+const CHECK_TOLERANCE = 64;
 const ROLE_FILL = {
   leader: "rgba(224, 123, 0, 0.24)",
   candidate: "rgba(194, 24, 139, 0.20)",
@@ -218,12 +249,18 @@ export function createTimeline({ container, noticeElement }) {
   let visible = true;
   let cssW = 0;
   let cssH = 0;
-  let drawn = []; // what the last frame drew, for hover: {x1, y1, x2, y2, hop}
-  let drawnPoints = []; // drops, lost stubs: {x, y, what}
-  let drawnMarks = []; // {x, mark}
-  let lastFrame = { lanes: [], inWindow: 0, drawn: 0, stride: 1, t0: 0, t1: 0 };
+  let dpr = 1;
+  let lastFrame = { lanes: [], inWindow: 0, stride: 1, t0: 0, t1: 0 };
+  let geometry = null; // the last frame's times, scale and lanes
+  let shownCache = null; // what it shows where, once hover or a test asked: shown()
+  let painted = null; // what the canvas holds, if a live frame may scroll it: {n1, t1, key}
   let frameCostMs = 0;
   let draws = 0;
+  let fullDraws = 0;
+  let stripDraws = 0;
+  let stripsSinceFull = 0;
+  let checkPending = false; // the tests' checkScrolled()
+  let lastCheck = null;
   let textShownMs = -Infinity; // when the clock and status line were last written
   let textMode = null; // and in which mode
 
@@ -491,10 +528,15 @@ export function createTimeline({ container, noticeElement }) {
   }
 
   // ---- drawing ----
+  //
+  // A live frame scrolls what is already painted and paints only the strip
+  // that time uncovered (the top of this file says why and when not); every
+  // other frame paints the whole window. Both go through paint(), so a strip
+  // holds exactly what a whole redraw would put there.
 
   function resize() {
     const rect = stage.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
+    dpr = window.devicePixelRatio || 1;
     cssW = Math.max(0, Math.floor(rect.width));
     cssH = Math.max(0, Math.floor(rect.height));
     canvas.width = Math.round(cssW * dpr);
@@ -502,6 +544,7 @@ export function createTimeline({ container, noticeElement }) {
     canvas.style.width = `${cssW}px`;
     canvas.style.height = `${cssH}px`;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    painted = null; // a resized canvas is blank
   }
 
   // The lanes change when a node comes or goes, not per frame: sorted (with
@@ -519,82 +562,149 @@ export function createTimeline({ container, noticeElement }) {
     return lanesSorted;
   }
 
-  function draw() {
-    if (collapsed || !visible) return;
-    const started = performance.now();
-    if (cssW === 0) resize();
-    const t1 = mode === "live" ? Date.now() - LIVE_LAG_MS : endMs;
-    const t0 = t1 - windowMs;
-    // arrows that end in the window may start a little before it
-    if (recorded) ensureLoaded(t0 - SEGMENT_MS, t1);
-    const lanes = laneNodes();
-    const laneIndex = new Map(lanes.map((n, i) => [n, i]));
-    const plotW = Math.max(1, cssW - LABEL_W - RIGHT_PAD);
-    const laneH = lanes.length ? (cssH - AXIS_H) / lanes.length : 0;
-    const x = (t) => LABEL_W + ((t - t0) / windowMs) * plotW;
-    const y = (node) => AXIS_H + laneH * (laneIndex.get(node) + 0.5);
-    ctx.clearRect(0, 0, cssW, cssH);
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(LABEL_W, 0, plotW, cssH);
-    ctx.clip();
+  const plotWidth = () => Math.max(1, cssW - LABEL_W - RIGHT_PAD);
 
-    // lane shading: Raft roles, then process states on top
+  /**
+   * The live window's end, on a whole device pixel: [its pixel number, its
+   * time]. Then a moment is drawn at the same place within a pixel in every
+   * frame, and the picture moves by whole pixels, which a copy can do.
+   */
+  function liveEnd() {
+    const msPerPx = windowMs / (plotWidth() * dpr);
+    const n = Math.floor((Date.now() - LIVE_LAG_MS) / msPerPx);
+    return [n, n * msPerPx];
+  }
+
+  // A new stride redraws the whole window: keep the one in use while it draws
+  // between three quarters of the limit and the limit, so traffic that wobbles
+  // around a threshold does not redraw every frame.
+  function strideFor(inWindow, current) {
+    const arrows = inWindow / current;
+    if (current > 1 && arrows <= MAX_ARROWS_DRAWN && arrows >= 0.75 * MAX_ARROWS_DRAWN) return current;
+    return Math.max(1, Math.ceil(inWindow / MAX_ARROWS_DRAWN));
+  }
+
+  /** Where everything goes in a frame whose window ends at t1. */
+  function frameGeometry(t1, lanes, stride, arrows) {
+    const t0 = t1 - windowMs;
+    const plotW = plotWidth();
+    const laneIndex = new Map(lanes.map((n, i) => [n, i]));
+    const laneH = lanes.length ? (cssH - AXIS_H) / lanes.length : 0;
+    const heads = arrows <= MAX_ARROWHEADS;
+    const lineWidth = arrows > 1000 ? 1 : 1.6;
+    return {
+      t0, t1, lanes, laneIndex, laneH, stride, heads, lineWidth,
+      msPerCssPx: windowMs / plotW,
+      // the plot's ends on whole device pixels, where a copy can cut
+      left: Math.ceil(LABEL_W * dpr) / dpr,
+      right: Math.floor((LABEL_W + plotW) * dpr) / dpr,
+      x: (t) => LABEL_W + ((t - t0) / windowMs) * plotW,
+      t: (px) => t0 + ((px - LABEL_W) / plotW) * windowMs,
+      y: (node) => AXIS_H + laneH * (laneIndex.get(node) + 0.5),
+      // a scrolled picture is right only if all of this is as it was
+      key: `${windowMs} ${cssW}x${cssH}@${dpr} ${canvas.width}x${canvas.height} ${lanes.join()} ${stride} ${heads} ${lineWidth}`,
+    };
+  }
+
+  /** Everything that shows in x ∈ [xa, xb] (CSS px, on whole device pixels). */
+  function paint(g, xa, xb) {
+    const ca = Math.max(xa, g.left);
+    const cb = Math.min(xb, g.right);
+    if (cb > ca) {
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(ca, 0, cb - ca, cssH);
+      ctx.clip();
+      paintLanes(g, ca, cb);
+      paintMarks(g, ca, cb);
+      paintHops(g, ca, cb);
+      paintLostAndDrops(g, ca, cb);
+      ctx.restore();
+    }
+    // the time axis: its labels may run into the pad right of the plot
+    if (xb > ca) {
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(ca, 0, xb - ca, cssH);
+      ctx.clip();
+      paintAxis(g, ca, xb);
+      ctx.restore();
+    }
+  }
+
+  /** Lane shading (Raft roles, then process states on top), lane lines, role letters. */
+  function paintLanes(g, ca, cb) {
+    const { lanes, laneIndex, laneH, x, y } = g;
+    const ta = g.t(ca);
+    const tb = g.t(cb);
     for (const node of lanes) {
       const top = AXIS_H + laneH * laneIndex.get(node);
-      for (const span of store.roleSpans(node, t0, t1)) {
+      for (const span of store.roleSpans(node, ta, tb)) {
         const fill = ROLE_FILL[span.value];
-        if (!fill) continue;
-        ctx.fillStyle = fill;
-        const xa = Math.max(LABEL_W, x(span.from));
-        ctx.fillRect(xa, top + 1, Math.min(cssW, x(span.to)) - xa, laneH - 2);
-      }
-      for (const span of store.stateSpans(node, t0, t1)) {
-        const fill = STATE_FILL[span.value];
-        if (!fill) continue;
-        const xa = Math.max(LABEL_W, x(span.from));
-        const xb = Math.min(cssW, x(span.to));
+        const xa = Math.max(ca, x(span.from));
+        const xb = Math.min(cb, x(span.to));
+        if (!fill || xb <= xa) continue;
         ctx.fillStyle = fill;
         ctx.fillRect(xa, top + 1, xb - xa, laneH - 2);
-        ctx.strokeStyle = fill;
+      }
+      for (const span of store.stateSpans(node, ta, tb)) {
+        const fill = STATE_FILL[span.value];
+        const sx = x(span.from);
+        const xa = Math.max(ca, sx);
+        const xb = Math.min(cb, x(span.to));
+        if (!fill || xb <= xa) continue;
+        ctx.fillStyle = fill;
+        ctx.fillRect(xa, top + 1, xb - xa, laneH - 2);
+        // the hatch starts at the span's own start, not at the window's edge,
+        // so it moves with the span; only its lines inside [xa, xb] are drawn
+        ctx.save();
         ctx.beginPath();
-        for (let hx = xa - laneH; hx < xb; hx += 8) {
-          ctx.moveTo(Math.max(xa, hx), top + laneH - 1 - Math.max(0, xa - hx));
-          ctx.lineTo(Math.min(xb, hx + laneH), top + 1 + Math.max(0, hx + laneH - xb));
+        ctx.rect(xa, top + 1, xb - xa, laneH - 2);
+        ctx.clip();
+        ctx.strokeStyle = fill;
+        ctx.lineWidth = 1;
+        ctx.beginPath();
+        for (let i = Math.max(0, Math.floor((xa - sx) / 8)); sx - laneH + 8 * i <= xb; i++) {
+          const hx = sx - laneH + 8 * i;
+          ctx.moveTo(hx, top + laneH - 1);
+          ctx.lineTo(hx + laneH, top + 1);
         }
         ctx.stroke();
+        ctx.restore();
       }
     }
 
-    // lane lines
     ctx.strokeStyle = "#c9ccd1";
     ctx.lineWidth = 1;
     ctx.beginPath();
     for (const node of lanes) {
       const ly = Math.round(y(node)) + 0.5;
-      ctx.moveTo(LABEL_W, ly);
-      ctx.lineTo(cssW, ly);
+      ctx.moveTo(ca, ly);
+      ctx.lineTo(cb, ly);
     }
     ctx.stroke();
 
     // role changes: a letter and the term where they happen
+    if (laneH < 12) return;
     ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "alphabetic";
     ctx.fillStyle = "#4a5058";
-    if (laneH >= 12) {
-      for (const node of lanes) {
-        for (const span of store.roleSpans(node, t0, t1)) {
-          if (span.from < t0) continue;
-          ctx.fillText(`${ROLE_LETTER[span.value] ?? "?"} t${span.entry.term}`, x(span.from) + 2, y(node) - 3);
-        }
+    const from = g.t(ca - TEXT_REACH_PX);
+    for (const node of lanes) {
+      for (const span of store.roleSpans(node, from, tb)) {
+        if (span.from < from) continue;
+        ctx.fillText(`${ROLE_LETTER[span.value] ?? "?"} t${span.entry.term}`, x(span.from) + 2, y(node) - 3);
       }
     }
+  }
 
-    // marks: things done to the cluster
-    drawnMarks = [];
+  /** Things done to the cluster: a dashed line across the lanes (or one lane). */
+  function paintMarks(g, ca, cb) {
+    const { laneIndex, laneH, x, y } = g;
     ctx.setLineDash([5, 4]);
     ctx.strokeStyle = MARK_COLOUR;
     ctx.lineWidth = 1.5;
-    for (const mark of store.marksIn(t0, t1)) {
+    for (const mark of store.marksIn(g.t(ca - MARK_REACH_PX), g.t(cb + MARK_REACH_PX))) {
       const mx = x(mark.t);
       ctx.beginPath();
       if (mark.node && laneIndex.has(mark.node)) {
@@ -605,62 +715,66 @@ export function createTimeline({ container, noticeElement }) {
         ctx.lineTo(mx, cssH);
       }
       ctx.stroke();
-      drawnMarks.push({ x: mx, mark });
     }
     ctx.setLineDash([]);
+  }
 
-    // message hops, sampled evenly when there are too many
-    const sample = store.sampleHopsIn(t0, t1, MAX_ARROWS_DRAWN);
-    const stride = sample.stride;
-    drawn = [];
+  /** Message hops: the frame's sample of them, one path per colour. */
+  function paintHops(g, ca, cb) {
+    const { laneIndex, x, y } = g;
     const byColour = new Map();
-    for (const h of sample.hops) {
+    for (const h of store.hopsIn(g.t(ca - HOP_REACH_PX), g.t(cb + HOP_REACH_PX), g.stride)) {
       if (!laneIndex.has(h.a) || !laneIndex.has(h.b)) continue;
-      const seg = { x1: x(h.s), y1: y(h.a), x2: x(h.r), y2: y(h.b), hop: h };
-      drawn.push(seg);
       const colour = kindColour(h.kind);
-      if (!byColour.has(colour)) byColour.set(colour, []);
-      byColour.get(colour).push(seg);
+      const list = byColour.get(colour);
+      if (list) list.push(h);
+      else byColour.set(colour, [h]);
     }
-    const heads = drawn.length <= MAX_ARROWHEADS;
-    ctx.lineWidth = drawn.length > 1000 ? 1 : 1.6;
-    for (const [colour, segs] of byColour) {
+    ctx.lineWidth = g.lineWidth;
+    // colours in a fixed order: where two cross, the same one is on top in every strip
+    for (const colour of [...byColour.keys()].sort()) {
       ctx.strokeStyle = colour;
       ctx.beginPath();
-      for (const s of segs) {
-        ctx.moveTo(s.x1, s.y1);
-        ctx.lineTo(s.x2, s.y2);
-        if (heads) {
-          const angle = Math.atan2(s.y2 - s.y1, s.x2 - s.x1);
+      for (const h of byColour.get(colour)) {
+        const x1 = x(h.s);
+        const y1 = y(h.a);
+        const x2 = x(h.r);
+        const y2 = y(h.b);
+        ctx.moveTo(x1, y1);
+        ctx.lineTo(x2, y2);
+        if (g.heads) {
+          const angle = Math.atan2(y2 - y1, x2 - x1);
           for (const turn of [-0.45, 0.45]) {
-            ctx.moveTo(s.x2, s.y2);
-            ctx.lineTo(s.x2 - 7 * Math.cos(angle + turn), s.y2 - 7 * Math.sin(angle + turn));
+            ctx.moveTo(x2, y2);
+            ctx.lineTo(x2 - 7 * Math.cos(angle + turn), y2 - 7 * Math.sin(angle + turn));
           }
         }
       }
       ctx.stroke();
     }
+  }
 
-    // sends that never arrived, and drops
-    drawnPoints = [];
+  /** Sends that never arrived (a dashed stub), and drops (a red cross). */
+  function paintLostAndDrops(g, ca, cb) {
+    const { laneIndex, laneH, x, y } = g;
     ctx.setLineDash([3, 3]);
     ctx.strokeStyle = "#6b6b6b";
+    ctx.lineWidth = g.lineWidth;
     ctx.beginPath();
-    for (const l of store.lostIn(t0, t1)) {
+    for (const l of store.lostIn(g.t(ca - POINT_REACH_PX), g.t(cb + POINT_REACH_PX))) {
       if (!laneIndex.has(l.a)) continue;
       const lx = x(l.t);
       const ly = y(l.a);
       const toward = laneIndex.has(l.b) ? Math.sign(y(l.b) - ly) : 1;
       ctx.moveTo(lx, ly);
       ctx.lineTo(lx + 10, ly + toward * Math.min(laneH * 0.6, 14));
-      drawnPoints.push({ x: lx + 5, y: ly + toward * 5, what: "lost", item: l });
     }
     ctx.stroke();
     ctx.setLineDash([]);
     ctx.strokeStyle = DROP_COLOUR;
     ctx.lineWidth = 2;
     ctx.beginPath();
-    for (const d of store.dropsIn(t0, t1)) {
+    for (const d of store.dropsIn(g.t(ca - POINT_REACH_PX), g.t(cb + POINT_REACH_PX))) {
       if (!laneIndex.has(d.node)) continue;
       const dx = x(d.t);
       const dy = y(d.node);
@@ -668,33 +782,112 @@ export function createTimeline({ container, noticeElement }) {
       ctx.lineTo(dx + 4, dy + 4);
       ctx.moveTo(dx + 4, dy - 4);
       ctx.lineTo(dx - 4, dy + 4);
-      drawnPoints.push({ x: dx, y: dy, what: "drop", item: d });
     }
     ctx.stroke();
-    ctx.restore();
+  }
 
-    // lane labels and the time axis
-    ctx.fillStyle = "#111418";
-    ctx.font = `700 ${laneH >= 16 ? 13 : 10}px system-ui, sans-serif`;
-    ctx.textBaseline = "middle";
-    if (laneH >= 8) for (const node of lanes) ctx.fillText(node, 4, y(node));
-    ctx.textBaseline = "alphabetic";
+  /** The time axis: a tick and a clock time every niceStep, up to the window's end. */
+  function paintAxis(g, xa, xb) {
     const step = niceStep(windowMs);
     ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "alphabetic";
     ctx.fillStyle = "#4a5058";
     ctx.strokeStyle = "#c9ccd1";
+    ctx.lineWidth = 1;
     ctx.beginPath();
-    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
-      const tx = x(t);
+    const last = Math.min(g.t1, g.t(xb));
+    for (let i = Math.ceil(g.t(xa - TEXT_REACH_PX) / step); i * step <= last; i++) {
+      const tx = g.x(i * step);
       ctx.moveTo(tx, AXIS_H - 4);
       ctx.lineTo(tx, AXIS_H);
-      ctx.fillText(clockText(t, step < 1000), tx + 2, AXIS_H - 6);
+      ctx.fillText(clockText(i * step, step < 1000), tx + 2, AXIS_H - 6);
     }
     ctx.stroke();
+  }
 
-    lastFrame = { lanes, inWindow: sample.inWindow, drawn: drawn.length, stride, t0, t1 };
+  /** The lane labels, left of the plot: painted with the whole picture only. */
+  function paintLabels(g) {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, 0, g.left, cssH);
+    ctx.clip();
+    ctx.fillStyle = "#111418";
+    ctx.font = `700 ${g.laneH >= 16 ? 13 : 10}px system-ui, sans-serif`;
+    ctx.textBaseline = "middle";
+    if (g.laneH >= 8) for (const node of g.lanes) ctx.fillText(node, 4, g.y(node));
+    ctx.restore();
+  }
+
+  function paintAll(g) {
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.restore();
+    paintLabels(g);
+    paint(g, g.left, cssW);
+  }
+
+  /** Move the picture left by k device pixels and paint the strip that uncovers. */
+  function paintScrolled(g, k) {
+    const left = Math.round(g.left * dpr);
+    const right = Math.round(g.right * dpr);
+    const w = canvas.width;
+    const h = canvas.height;
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.beginPath();
+    ctx.rect(left, 0, w - k - left, h);
+    ctx.clip();
+    ctx.globalCompositeOperation = "copy"; // the copied pixels replace the old ones
+    ctx.drawImage(canvas, left + k, 0, w - k - left, h, left, 0, w - k - left, h);
+    ctx.restore();
+    // the pad right of the plot moved into it, and the copy left the last k columns
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(right - k, 0, w - right + k, h);
+    ctx.restore();
+    paint(g, (right - k) / dpr, cssW);
+  }
+
+  function draw() {
+    if (collapsed || !visible) return;
+    const started = performance.now();
+    if (cssW === 0) resize();
+    const live = mode === "live";
+    const [n1, t1] = live ? liveEnd() : [NaN, endMs];
+    const t0 = t1 - windowMs;
+    // arrows that end in the window may start a little before it
+    if (recorded) ensureLoaded(t0 - SEGMENT_MS, t1);
+    const lanes = laneNodes();
+    const inWindow = store.countHopsIn(t0, t1);
+    const stride = strideFor(inWindow, lastFrame.stride);
+    const g = frameGeometry(t1, lanes, stride, inWindow / stride);
+    let scroll = false;
+    if (live) {
+      // the earliest thing added since the last frame, among those that reach this window
+      const changedMs = store.takeEarliestChangeMs(g.t(g.left - TEXT_REACH_PX));
+      const k = painted ? n1 - painted.n1 : 0;
+      scroll = painted?.key === g.key && k > 0 && k < Math.round((g.right - g.left) * dpr) &&
+        changedMs >= painted.t1 + LATE_REACH_PX * g.msPerCssPx;
+      if (scroll) paintScrolled(g, k);
+      painted = { n1, t1, key: g.key };
+    } else {
+      painted = null;
+    }
+    if (scroll) {
+      stripDraws++;
+      stripsSinceFull++;
+    } else {
+      paintAll(g);
+      fullDraws++;
+      stripsSinceFull = 0;
+    }
+    geometry = g;
+    shownCache = null;
+    lastFrame = { lanes, inWindow, stride, t0, t1 };
     draws++;
     frameCostMs = performance.now() - started;
+    if (scroll && checkPending) checkScrolled(g);
     if (mode !== "live" || textMode !== mode || started - textShownMs >= LIVE_TEXT_MS) {
       textShownMs = started;
       textMode = mode;
@@ -702,6 +895,58 @@ export function createTimeline({ container, noticeElement }) {
       setText(clock, mode === "live" ? `${clockText(t1, false)} (live)` : clockText(t1, true));
       renderStatus();
     }
+  }
+
+  /**
+   * For the tests: does the scrolled picture equal the same frame painted
+   * whole? Colours are compared premultiplied by their alpha (a pixel at 2 %
+   * coverage says little about its colour).
+   */
+  function checkScrolled(g) {
+    checkPending = false;
+    const w = canvas.width;
+    const h = canvas.height;
+    const scrolled = ctx.getImageData(0, 0, w, h).data;
+    paintAll(g);
+    const fresh = ctx.getImageData(0, 0, w, h).data;
+    let differing = 0;
+    let maxDiff = 0;
+    for (let i = 0; i < fresh.length; i += 4) {
+      const a = scrolled[i + 3];
+      const b = fresh[i + 3];
+      let d = Math.abs(a - b);
+      for (let c = i; c < i + 3; c++) d = Math.max(d, Math.abs(scrolled[c] * a - fresh[c] * b) / 255);
+      if (d > CHECK_TOLERANCE) differing++;
+      if (d > maxDiff) maxDiff = Math.round(d);
+    }
+    lastCheck = { pixels: w * h, differing, maxDiff, stripsSinceFull };
+    stripsSinceFull = 0; // the canvas now holds the whole redraw
+  }
+
+  /** What the last frame shows and where, for hover and the tests: worked out when asked. */
+  function shown() {
+    if (shownCache) return shownCache;
+    const found = { arrows: [], points: [], marks: [] };
+    const g = geometry;
+    if (g) {
+      const { t0, t1, laneIndex, x, y } = g;
+      for (const mark of store.marksIn(t0, t1)) found.marks.push({ x: x(mark.t), mark });
+      for (const h of store.hopsIn(t0, t1, g.stride)) {
+        if (!laneIndex.has(h.a) || !laneIndex.has(h.b)) continue;
+        found.arrows.push({ x1: x(h.s), y1: y(h.a), x2: x(h.r), y2: y(h.b), hop: h });
+      }
+      for (const l of store.lostIn(t0, t1)) {
+        if (!laneIndex.has(l.a)) continue;
+        const ly = y(l.a);
+        const toward = laneIndex.has(l.b) ? Math.sign(y(l.b) - ly) : 1;
+        found.points.push({ x: x(l.t) + 5, y: ly + toward * 5, what: "lost", item: l });
+      }
+      for (const d of store.dropsIn(t0, t1)) {
+        if (laneIndex.has(d.node)) found.points.push({ x: x(d.t), y: y(d.node), what: "drop", item: d });
+      }
+    }
+    shownCache = found;
+    return found;
   }
 
   function renderStatus() {
@@ -724,9 +969,10 @@ export function createTimeline({ container, noticeElement }) {
   // ---- hover ----
 
   function nearest(px, py) {
+    const { arrows, points, marks } = shown();
     let best = null;
     let bestD = HOVER_PX;
-    for (const s of drawn) {
+    for (const s of arrows) {
       const dx = s.x2 - s.x1;
       const dy = s.y2 - s.y1;
       const len2 = dx * dx + dy * dy || 1;
@@ -737,7 +983,7 @@ export function createTimeline({ container, noticeElement }) {
         best = { what: "hop", item: s.hop };
       }
     }
-    for (const p of drawnPoints) {
+    for (const p of points) {
       const d = Math.hypot(px - p.x, py - p.y);
       if (d < bestD) {
         bestD = d;
@@ -745,7 +991,7 @@ export function createTimeline({ container, noticeElement }) {
       }
     }
     if (!best) {
-      for (const m of drawnMarks) {
+      for (const m of marks) {
         if (Math.abs(px - m.x) < 4) return { what: "mark", item: m.mark };
       }
     }
@@ -826,6 +1072,7 @@ export function createTimeline({ container, noticeElement }) {
   // for the browser tests: what the last frame showed, and where
   lab.timeline = {
     state() {
+      const arrows = shown().arrows;
       return {
         mode,
         playing,
@@ -835,19 +1082,27 @@ export function createTimeline({ container, noticeElement }) {
         windowEndMs: lastFrame.t1,
         recordedFromMs: range()[0],
         arrowsInWindow: lastFrame.inWindow,
-        arrowsDrawn: lastFrame.drawn,
-        drawnIds: drawn.slice(0, 200).map((s) => `${s.hop.id}|${s.hop.a}>${s.hop.b}`),
+        arrowsDrawn: arrows.length,
+        drawnIds: arrows.slice(0, 200).map((s) => `${s.hop.id}|${s.hop.a}>${s.hop.b}`),
         draws,
+        fullDraws, // live frames painted whole, and every paused or replay frame
+        stripDraws, // live frames that scrolled the picture and painted a strip
+        check: lastCheck,
         frameCostMs,
         counts: store.counts(),
       };
     },
     /** Page coordinates of the middle of the i-th drawn arrow (to hover it). */
     arrowPoint(i = 0) {
-      const s = drawn[i];
+      const s = shown().arrows[i];
       if (!s) return null;
       const rect = canvas.getBoundingClientRect();
       return { x: rect.left + (s.x1 + s.x2) / 2, y: rect.top + (s.y1 + s.y2) / 2, text: s.hop.text };
+    },
+    /** After the next scrolled frame, compare it with the same frame painted whole (`state().check`). */
+    checkScrolled() {
+      checkPending = true;
+      lastCheck = null;
     },
   };
 }

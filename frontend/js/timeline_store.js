@@ -25,6 +25,13 @@
  * counted (`evicted`); a send whose receive never came is, after
  * LOST_AFTER_MS to twice that of event time, kept as a "lost" stub (dropped
  * by a fault, or its receive's telemetry was dropped).
+ *
+ * Why a change watermark: the live timeline scrolls the pixels it already
+ * painted and paints only the newest strip. That is right only while nothing
+ * arrives that belongs to the part already painted (a hop whose receive came
+ * late, a drop, a role change), so the store remembers the earliest time
+ * touched by anything added or forgotten since the timeline last asked
+ * (`takeEarliestChangeMs`).
  */
 import { createHopJoin } from "./hop_join.js";
 
@@ -45,6 +52,7 @@ const MAX_CHANGES_PER_NODE = 5_000;
 // A dropped message's text is looked for among the hops it made before it
 // was dropped: a forwarded message is dropped within a few buckets of its sends.
 const TEXT_SEARCH_BUCKETS = 3;
+const at = (x) => x.t;
 
 // Nodes that are not nodes: records the backend itself adds (a lesson step,
 // a chaos fault). They are drawn across every lane, not as a lane of their own.
@@ -52,11 +60,12 @@ export const CLUSTER_WIDE = new Set(["", "hub", "backend"]);
 
 /** One message hop: the send event itself, and when and where it arrived. */
 class Hop {
-  constructor(send, receive) {
+  constructor(send, receive, n) {
     this.s = send.t_ms;
     this.r = receive.t_ms;
     this.b = receive.node;
     this.send = send;
+    this.n = n; // joined n-th: a sample that stays the same as the window moves
   }
 
   get a() {
@@ -85,8 +94,20 @@ class Hop {
 // per push shifts the whole array on every event once it is full, and when the
 // page falls behind (many sends without their receives become "lost") that
 // cost grows with the backlog and the page falls further behind.
+// Returns what it trimmed (or null): forgetting something is a change too.
 function capArray(array, max) {
-  if (array.length > max + (max >> 2)) array.splice(0, array.length - max);
+  return array.length > max + (max >> 2) ? array.splice(0, array.length - max) : null;
+}
+
+/** [earliest, latest] of `when(x)` over a list that is mostly, not strictly, in time order. */
+function timeSpan(list, when) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of list) {
+    lo = Math.min(lo, when(x));
+    hi = Math.max(hi, when(x));
+  }
+  return [lo, hi];
 }
 
 /**
@@ -107,6 +128,12 @@ export function createTimelineStore({ joinHops = true } = {}) {
   const roles = new Map(); // node -> [{t, role, term}] (changes only)
   const states = new Map(); // node -> [{t, state}]
   const nodes = new Set();
+  let hopsJoined = 0;
+  // the change watermark: the earliest time touched since the timeline last
+  // asked, by anything that reaches `changeFloorMs` or later (older things
+  // are off its screen: a send expired as lost a minute after it was made)
+  let changedFromMs = Infinity;
+  let changeFloorMs = -Infinity;
   const store = {
     hopCount: 0,
     evicted: 0,
@@ -120,6 +147,18 @@ export function createTimelineStore({ joinHops = true } = {}) {
     if (t > store.tMax) store.tMax = t;
   }
 
+  /** Something touching [fromMs, toMs] was added or forgotten. */
+  function changed(fromMs, toMs) {
+    if (fromMs < changedFromMs && toMs >= changeFloorMs) changedFromMs = fromMs;
+  }
+
+  function forgot(list, from, to) {
+    if (!list) return;
+    const [lo] = timeSpan(list, from);
+    const [, hi] = timeSpan(list, to);
+    changed(lo, hi);
+  }
+
   function seeNode(node) {
     if (typeof node === "string" && !CLUSTER_WIDE.has(node)) nodes.add(node);
   }
@@ -128,7 +167,8 @@ export function createTimelineStore({ joinHops = true } = {}) {
   let lastBucket = null;
 
   function addHop(send, receive) {
-    const hop = new Hop(send, receive);
+    const hop = new Hop(send, receive, hopsJoined++);
+    changed(hop.s, hop.r);
     const index = Math.floor(hop.s / BUCKET_MS);
     if (index !== lastIndex) {
       lastBucket = buckets.get(index);
@@ -142,7 +182,7 @@ export function createTimelineStore({ joinHops = true } = {}) {
     store.hopCount++;
     if (hop.r - hop.s > BUCKET_MS) {
       longHops.push(hop);
-      capArray(longHops, MAX_LONG_HOPS);
+      forgot(capArray(longHops, MAX_LONG_HOPS), (h) => h.s, (h) => h.r);
     }
     while (store.hopCount > MAX_HOPS) evictOldestBucket();
   }
@@ -159,13 +199,16 @@ export function createTimelineStore({ joinHops = true } = {}) {
     if (oldest === lastIndex) lastIndex = NaN;
     store.hopCount -= gone.length;
     store.evicted += gone.length;
+    // a bucket's hops left in it; all but the long ones (still listed) arrived within the next
+    changed(oldest * BUCKET_MS, (oldest + 2) * BUCKET_MS);
   }
 
   /** A half that never met its other half: a send becomes a "lost" stub. */
   function lost(e) {
     if (e.type !== "MsgSent") return;
     losts.push({ t: e.t_ms, a: e.node, b: e.to, kind: e.kind, text: e.text, id: `${e.src}#${e.seq}` });
-    capArray(losts, MAX_MARKS);
+    changed(e.t_ms, e.t_ms);
+    forgot(capArray(losts, MAX_MARKS), at, at);
   }
 
   /** Halves older than LOST_AFTER_MS go with their generation (sends become stubs). */
@@ -185,12 +228,15 @@ export function createTimelineStore({ joinHops = true } = {}) {
     if (last && same(last, entry)) return;
     // events of one node arrive in order; a rare older one is inserted in place
     if (last && entry.t < last.t) {
-      const at = list.findIndex((x) => x.t > entry.t);
-      list.splice(at, 0, entry);
+      const i = list.findIndex((x) => x.t > entry.t);
+      list.splice(i, 0, entry);
+      changed(entry.t, list[i + 1].t);
     } else {
       list.push(entry);
+      changed(entry.t, Infinity);
     }
-    capArray(list, MAX_CHANGES_PER_NODE);
+    const gone = capArray(list, MAX_CHANGES_PER_NODE);
+    if (gone) changed(gone[0].t, list[0].t);
   }
 
   function ingestOne(e) {
@@ -208,7 +254,8 @@ export function createTimelineStore({ joinHops = true } = {}) {
           t: e.t_ms, node: e.node, id: `${e.src}#${e.seq}`, kind: e.kind,
           reason: e.reason, dst: e.dst, src: e.src, seq: e.seq,
         });
-        capArray(drops, MAX_MARKS);
+        changed(e.t_ms, e.t_ms);
+        forgot(capArray(drops, MAX_MARKS), at, at);
         break;
       case "RaftState":
         seeNode(e.node);
@@ -224,14 +271,16 @@ export function createTimelineStore({ joinHops = true } = {}) {
         break;
       case "Mark":
         marks.push({ t: e.t_ms, node: CLUSTER_WIDE.has(e.node) ? "" : e.node, kind: e.kind, text: e.text });
-        capArray(marks, MAX_MARKS);
+        changed(e.t_ms, e.t_ms);
+        forgot(capArray(marks, MAX_MARKS), at, at);
         break;
       default:
         // an event the backend published (a lesson step, a chaos fault): a mark across the lanes
         if (CLUSTER_WIDE.has(e.node)) {
           const text = e.text ?? e.narration ?? e.title ?? e.action ?? "";
           marks.push({ t: e.t_ms, node: "", kind: e.type, text: String(text) });
-          capArray(marks, MAX_MARKS);
+          changed(e.t_ms, e.t_ms);
+          forgot(capArray(marks, MAX_MARKS), at, at);
         }
     }
   }
@@ -254,48 +303,64 @@ export function createTimelineStore({ joinHops = true } = {}) {
   store.addHop = addHop;
   store.addLost = lost;
 
-  /**
-   * How many hops touch [t0, t1], and an even sample of at most about `max`
-   * of them. Why no sort and no scan of every hop: a busy window holds tens
-   * of thousands of hops and a frame draws a few thousand. A bucket wholly
-   * inside the window counts by its length and gives every stride-th hop by
-   * index; only the buckets at the window's edges are scanned. Buckets are
-   * in time order and a bucket's hops in arrival order, so every stride-th
-   * is evenly spread in time.
-   */
-  store.sampleHopsIn = function sampleHopsIn(t0, t1, max) {
+  /** The buckets that may hold hops touching [t0, t1]: [hops, wholly inside]. */
+  function bucketsIn(t0, t1) {
     // a hop filed under the bucket before t0 may still be in flight at t0
     const first = Math.floor(t0 / BUCKET_MS) - 1;
     const last = Math.floor(t1 / BUCKET_MS);
-    const whole = []; // [hops, true]: every hop inside; [hops, false]: scan each
+    const lists = [];
     for (let index = first; index <= last; index++) {
       const bucket = buckets.get(index);
       if (!bucket) continue;
-      const inside = index * BUCKET_MS >= t0 && (index + 1) * BUCKET_MS <= t1;
-      whole.push([bucket, inside]);
+      lists.push([bucket, index * BUCKET_MS >= t0 && (index + 1) * BUCKET_MS <= t1]);
     }
     // long flights that started before the buckets we looked at
-    whole.push([longHops.filter((h) => Math.floor(h.s / BUCKET_MS) < first), false]);
-    const touches = (h) => h.r >= t0 && h.s <= t1;
+    lists.push([longHops.filter((h) => Math.floor(h.s / BUCKET_MS) < first), false]);
+    return lists;
+  }
+
+  /**
+   * How many hops touch [t0, t1]. Why no scan of every hop: a busy window
+   * holds tens of thousands of them. A bucket wholly inside the window counts
+   * by its length; only the buckets at the window's edges are scanned.
+   */
+  store.countHopsIn = function countHopsIn(t0, t1) {
     let inWindow = 0;
-    for (const [list, inside] of whole) {
+    for (const [list, inside] of bucketsIn(t0, t1)) {
       if (inside) inWindow += list.length;
-      else for (let i = 0; i < list.length; i++) if (touches(list[i])) inWindow++;
+      else for (let i = 0; i < list.length; i++) if (list[i].r >= t0 && list[i].s <= t1) inWindow++;
     }
-    const stride = Math.max(1, Math.ceil(inWindow / max));
+    return inWindow;
+  };
+
+  /**
+   * The hops touching [t0, t1] that a sample of 1 in `stride` keeps: every
+   * stride-th hop in the order they were joined, which is close to time
+   * order, so evenly spread. Why by join order and not by place in the
+   * window: the live timeline paints a window in strips as it moves, and a
+   * hop must be in or out of the sample whichever strip asks.
+   */
+  store.hopsIn = function hopsIn(t0, t1, stride = 1) {
     const hops = [];
-    let seen = 0;
-    for (const [list, inside] of whole) {
-      if (inside) {
-        for (let i = (stride - (seen % stride)) % stride; i < list.length; i += stride) hops.push(list[i]);
-        seen += list.length;
-      } else {
-        for (let i = 0; i < list.length; i++) {
-          if (touches(list[i]) && seen++ % stride === 0) hops.push(list[i]);
-        }
+    for (const [list] of bucketsIn(t0, t1)) {
+      for (let i = 0; i < list.length; i++) {
+        const h = list[i];
+        if (h.n % stride === 0 && h.r >= t0 && h.s <= t1) hops.push(h);
       }
     }
-    return { inWindow, stride, hops };
+    return hops;
+  };
+
+  /**
+   * The earliest time touched by anything added or forgotten since the last
+   * call (Infinity if nothing), among things that reach `floorMs` or later;
+   * `floorMs` applies from this call on.
+   */
+  store.takeEarliestChangeMs = function takeEarliestChangeMs(floorMs = -Infinity) {
+    const t = changedFromMs;
+    changedFromMs = Infinity;
+    changeFloorMs = floorMs;
+    return t;
   };
 
   /** The text of message `src#seq` from a hop it made up to a few buckets before `t` (or null). */
