@@ -17,11 +17,11 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, unlock, wait_ready
 from bench.run_process import descendants_of
@@ -33,9 +33,17 @@ STOP_TIMEOUT_S = 10.0
 
 
 @contextmanager
-def detached_dashboard(url: str, nodes: int, token: str | None = None) -> Iterator[set[int]]:
+def detached_dashboard(
+    url: str,
+    nodes: int,
+    token: str | None = None,
+    prepare: Callable[[Page], None] | None = None,
+) -> Iterator[set[int]]:
     """A headless Chromium showing ``url`` (unlocked with ``token`` if given), automation
-    detached; yields the PIDs of its processes, for CPU accounting. Stopped on exit."""
+    detached; yields the PIDs of its processes, for CPU accounting. Stopped on exit.
+
+    ``prepare(page)`` runs last before the disconnect: a diagnosis can hide or
+    slow down one part of the page (bench/page_parts.py)."""
     profile_dir = Path(tempfile.mkdtemp(prefix="clusterlab-chromium-"))
     process = subprocess.Popen(
         [
@@ -58,6 +66,8 @@ def detached_dashboard(url: str, nodes: int, token: str | None = None) -> Iterat
             wait_ready(page, nodes)
             if token is not None:
                 unlock(page, token)
+            if prepare is not None:
+                prepare(page)
             browser.close()  # disconnects; Chromium and the page run on
         yield {process.pid, *descendants_of(process.pid)}
     finally:
