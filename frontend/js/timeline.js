@@ -610,26 +610,25 @@ export function createTimeline({ container, noticeElement }) {
   function paint(g, xa, xb) {
     const ca = Math.max(xa, g.left);
     const cb = Math.min(xb, g.right);
-    if (cb > ca) {
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(ca, 0, cb - ca, cssH);
-      ctx.clip();
+    clipped(ca, cb, () => {
       paintLanes(g, ca, cb);
       paintMarks(g, ca, cb);
       paintHops(g, ca, cb);
       paintLostAndDrops(g, ca, cb);
-      ctx.restore();
-    }
+    });
     // the time axis: its labels may run into the pad right of the plot
-    if (xb > ca) {
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(ca, 0, xb - ca, cssH);
-      ctx.clip();
-      paintAxis(g, ca, xb);
-      ctx.restore();
-    }
+    clipped(ca, xb, () => paintAxis(g, ca, xb));
+  }
+
+  /** Run `paintIn` with everything outside x ∈ [xa, xb] left as it is. */
+  function clipped(xa, xb, paintIn) {
+    if (xb <= xa) return;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(xa, 0, xb - xa, cssH);
+    ctx.clip();
+    paintIn();
+    ctx.restore();
   }
 
   /** Lane shading (Raft roles, then process states on top), lane lines, role letters. */
