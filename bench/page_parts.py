@@ -36,7 +36,7 @@ from playwright.sync_api import Page
 
 from bench.detached_page import detached_dashboard
 from bench.machine import machine
-from bench.raft import NODES, load_step, nodes_of, wait_leader
+from bench.raft import NODES, cost_fraction, load_step, nodes_of, wait_leader
 from bench.run_process import RunPy, cpu_by_pid, cpu_used_since, progress
 
 CLIENTS = 64
@@ -149,8 +149,8 @@ def measure(variants: list[str], rounds: int, duration_s: float, idle: bool) -> 
     baseline = summary.get("no-page", {}).get("writes_per_s")
     if baseline:
         for variant in summary:
-            summary[variant]["cost_fraction"] = round(
-                (baseline - summary[variant]["writes_per_s"]) / baseline, 3
+            summary[variant]["cost_fraction"] = cost_fraction(
+                baseline, summary[variant]["writes_per_s"]
             )
     return {"summary": summary, "steps": steps, "orphans_killed": orphans}
 

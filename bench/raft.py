@@ -247,9 +247,9 @@ def _median_cpu(steps: list[dict[str, Any]], key: str) -> dict[str, float]:
     return {name: round(statistics.median(s[key][name] or 0.0 for s in steps), 3) for name in names}
 
 
-def _round_cost(without: dict[str, Any], with_page: dict[str, Any]) -> float | None:
-    before = without["writes_per_s"]
-    return round((before - with_page["writes_per_s"]) / before, 3) if before else None
+def cost_fraction(before: float, after: float) -> float | None:
+    """The share of writes/s lost from ``before`` to ``after``."""
+    return round((before - after) / before, 3) if before else None
 
 
 def _quiet(step: dict[str, Any]) -> bool:
@@ -331,10 +331,13 @@ def dashboard_cost(
                 baseline_step()
     before = _median(without, "writes_per_s")
     after = _median(with_page, "writes_per_s")
-    cost = (before - after) / before if before else None
+    cost = cost_fraction(before, after)
     # Each round on its own (its page step against its own baseline), and the
     # rounds no outside process disturbed.
-    paired = [_round_cost(w, p) for w, p in zip(without, with_page, strict=True)]
+    paired = [
+        cost_fraction(w["writes_per_s"], p["writes_per_s"])
+        for w, p in zip(without, with_page, strict=True)
+    ]
     quiet = [
         c for w, p, c in zip(without, with_page, paired, strict=True)
         if c is not None and _quiet(w) and _quiet(p)
@@ -353,7 +356,7 @@ def dashboard_cost(
         "cpu_s_per_1000_writes_with": _median_cpu(with_page, "cpu_s_per_1000_writes"),
         "cpu_cores_without": _median_cpu(without, "cpu_cores"),
         "cpu_cores_with": _median_cpu(with_page, "cpu_cores"),
-        "cost_fraction": round(cost, 3) if cost is not None else None,
+        "cost_fraction": cost,
         "round_costs": paired,
         "others_cores": [[w.get("foreign_cores"), p.get("foreign_cores")]
                          for w, p in zip(without, with_page, strict=True)],
@@ -374,7 +377,7 @@ def dashboard_cost(
         )
         result["cpu_cores_with_baseline"] = _median_cpu(with_baseline, "cpu_cores")
         result["cost_fraction_baseline"] = (
-            round((before - baseline) / before, 3) if before else None
+            cost_fraction(before, baseline)
         )
     return result
 
