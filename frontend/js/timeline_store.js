@@ -159,6 +159,13 @@ export function createTimelineStore({ joinHops = true } = {}) {
     changed(lo, hi);
   }
 
+  /** Keep `item` (a moment: lost, drop, mark) in `list`, at most MAX_MARKS of them. */
+  function pushMoment(list, item) {
+    list.push(item);
+    changed(item.t, item.t);
+    forgot(capArray(list, MAX_MARKS), at, at);
+  }
+
   function seeNode(node) {
     if (typeof node === "string" && !CLUSTER_WIDE.has(node)) nodes.add(node);
   }
@@ -206,9 +213,7 @@ export function createTimelineStore({ joinHops = true } = {}) {
   /** A half that never met its other half: a send becomes a "lost" stub. */
   function lost(e) {
     if (e.type !== "MsgSent") return;
-    losts.push({ t: e.t_ms, a: e.node, b: e.to, kind: e.kind, text: e.text, id: `${e.src}#${e.seq}` });
-    changed(e.t_ms, e.t_ms);
-    forgot(capArray(losts, MAX_MARKS), at, at);
+    pushMoment(losts, { t: e.t_ms, a: e.node, b: e.to, kind: e.kind, text: e.text, id: `${e.src}#${e.seq}` });
   }
 
   /** Halves older than LOST_AFTER_MS go with their generation (sends become stubs). */
@@ -250,12 +255,10 @@ export function createTimelineStore({ joinHops = true } = {}) {
         break;
       case "MsgDropped":
         seeNode(e.node);
-        drops.push({
+        pushMoment(drops, {
           t: e.t_ms, node: e.node, id: `${e.src}#${e.seq}`, kind: e.kind,
           reason: e.reason, dst: e.dst, src: e.src, seq: e.seq,
         });
-        changed(e.t_ms, e.t_ms);
-        forgot(capArray(drops, MAX_MARKS), at, at);
         break;
       case "RaftState":
         seeNode(e.node);
@@ -270,17 +273,13 @@ export function createTimelineStore({ joinHops = true } = {}) {
         seeNode(e.node);
         break;
       case "Mark":
-        marks.push({ t: e.t_ms, node: CLUSTER_WIDE.has(e.node) ? "" : e.node, kind: e.kind, text: e.text });
-        changed(e.t_ms, e.t_ms);
-        forgot(capArray(marks, MAX_MARKS), at, at);
+        pushMoment(marks, { t: e.t_ms, node: CLUSTER_WIDE.has(e.node) ? "" : e.node, kind: e.kind, text: e.text });
         break;
       default:
         // an event the backend published (a lesson step, a chaos fault): a mark across the lanes
         if (CLUSTER_WIDE.has(e.node)) {
           const text = e.text ?? e.narration ?? e.title ?? e.action ?? "";
-          marks.push({ t: e.t_ms, node: "", kind: e.type, text: String(text) });
-          changed(e.t_ms, e.t_ms);
-          forgot(capArray(marks, MAX_MARKS), at, at);
+          pushMoment(marks, { t: e.t_ms, node: "", kind: e.type, text: String(text) });
         }
     }
   }
