@@ -117,8 +117,12 @@ def test_pause_and_scrub_change_what_is_shown_and_hover_reads_the_message(page: 
     # scrub back: another moment, other arrows
     page.get_by_test_id("timeline-window").select_option("1000")
     page.get_by_test_id("timeline-slider").fill("5000")
+    # ...and the recorded history under the new window to have loaded (a
+    # segment is fetched when the window first needs it)
     scrubbed = wait_until(
-        lambda: (s := timeline(page))["windowEndMs"] < paused["windowEndMs"] - 1000 and s,
+        lambda: (s := timeline(page))["windowEndMs"] < paused["windowEndMs"] - 1000
+        and not s["loading"]
+        and s,
         10,
         what="the slider to move the window back",
     )
